@@ -1,0 +1,115 @@
+"""Reading a member's credentials out of kubeconfig documents (pure: no files, no network)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What it takes to reach one cluster. Never printed: see __repr__."""
+
+    server: str
+    ca_data: bytes | None = None
+    cert_data: bytes | None = None
+    key_data: bytes | None = None
+    token: str | None = None
+    insecure: bool = False
+
+    def __repr__(self) -> str:
+        return f"Credentials(server={self.server!r}, <redacted>)"
+
+
+class NotCopyable(ValueError):
+    """The context authenticates in a way that cannot be stored in a Secret."""
+
+
+class ContextNotFound(ValueError):
+    pass
+
+
+def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """Merge kubeconfig files as kubectl does for KUBECONFIG lists: first name wins.
+    Each entry remembers its file so relative paths resolve against it."""
+    merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current": None}
+    for path, doc in documents:
+        for section in ("clusters", "users", "contexts"):
+            for entry in doc.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name") not in merged[section]:
+                    merged[section][entry["name"]] = (path, entry.get(section[:-1]) or {})
+        merged["current"] = merged["current"] or doc.get("current-context")
+    return merged
+
+
+def context_server(merged: dict[str, Any], context: str) -> str:
+    _, ctx = _context(merged, context)
+    _, cluster = _lookup(merged, "clusters", ctx.get("cluster"), context)
+    return str(cluster.get("server", ""))
+
+
+def credentials_for(merged: dict[str, Any], context: str) -> Credentials:
+    """Credentials a Secret can hold; NotCopyable for exec / auth-provider users."""
+    _, ctx = _context(merged, context)
+    cluster_file, cluster = _lookup(merged, "clusters", ctx.get("cluster"), context)
+    user_file, user = _lookup(merged, "users", ctx.get("user"), context, optional=True)
+    for dynamic in ("exec", "auth-provider"):
+        if user.get(dynamic):
+            raise NotCopyable(
+                f"context {context!r} authenticates with an {dynamic} plugin, whose "
+                "short-lived credentials cannot be copied into a Secret: "
+                "join it with --credentials local"
+            )
+    token = user.get("token") or _read_text(user_file, user.get("tokenFile"))
+    if not token and not (user.get("client-certificate-data") or user.get("client-certificate")):
+        raise NotCopyable(
+            f"context {context!r} has neither a token nor a client certificate to copy: "
+            "join it with --credentials local"
+        )
+    return Credentials(
+        server=str(cluster.get("server", "")),
+        ca_data=_data(cluster_file, cluster, "certificate-authority"),
+        cert_data=_data(user_file, user, "client-certificate"),
+        key_data=_data(user_file, user, "client-key"),
+        token=token.strip() if token else None,
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+    )
+
+
+def _context(merged: dict[str, Any], context: str) -> tuple[Path, dict[str, Any]]:
+    if context not in merged["contexts"]:
+        raise ContextNotFound(f"context {context!r} not found in the kubeconfig")
+    found: tuple[Path, dict[str, Any]] = merged["contexts"][context]
+    return found
+
+
+def _lookup(
+    merged: dict[str, Any], section: str, name: Any, context: str, optional: bool = False
+) -> tuple[Path | None, dict[str, Any]]:
+    if name in merged[section]:
+        found: tuple[Path, dict[str, Any]] = merged[section][name]
+        return found
+    if optional:
+        return None, {}
+    raise ContextNotFound(f"context {context!r} names {section[:-1]} {name!r}, which is missing")
+
+
+def _data(base: Path | None, entry: dict[str, Any], field: str) -> bytes | None:
+    inline = entry.get(f"{field}-data")
+    if inline:
+        return base64.b64decode(inline)
+    path = entry.get(field)
+    return _resolve(base, path).read_bytes() if path else None
+
+
+def _read_text(base: Path | None, path: str | None) -> str | None:
+    return _resolve(base, path).read_text() if path else None
+
+
+def _resolve(base: Path | None, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute() and base is not None:
+        candidate = base.parent / candidate
+    return candidate

@@ -1,0 +1,159 @@
+"""FederatedCluster and credential Secret documents, and the status a probe records."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_fed.core import api
+from kubectl_fed.core.kubeconfig import Credentials
+
+REDACTED = "<redacted>"
+
+
+def secret_name(cluster: str) -> str:
+    return f"{cluster}-credentials"
+
+
+def build_secret(cluster: str, namespace: str, credentials: Credentials) -> dict[str, Any]:
+    data = {
+        api.SECRET_CA: credentials.ca_data,
+        api.SECRET_CERT: credentials.cert_data,
+        api.SECRET_KEY: credentials.key_data,
+        api.SECRET_TOKEN: credentials.token.encode() if credentials.token else None,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": secret_name(cluster),
+            "namespace": namespace,
+            "labels": {api.MANAGED_BY_LABEL: api.MANAGED_BY},
+        },
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items() if v},
+    }
+
+
+def credentials_from_secret(server: str, insecure: bool, secret: dict[str, Any]) -> Credentials:
+    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    token = data.get(api.SECRET_TOKEN)
+    return Credentials(
+        server=server,
+        ca_data=data.get(api.SECRET_CA),
+        cert_data=data.get(api.SECRET_CERT),
+        key_data=data.get(api.SECRET_KEY),
+        token=token.decode() if token else None,
+        insecure=insecure,
+    )
+
+
+def redact(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret fit for output: keys kept, values never shown."""
+    if obj.get("kind") != "Secret":
+        return obj
+    shown = dict(obj)
+    shown["data"] = {k: REDACTED for k in obj.get("data") or {}}
+    return shown
+
+
+def build_federated_cluster(
+    name: str,
+    server: str,
+    *,
+    insecure: bool,
+    labels: dict[str, str],
+    taints: list[dict[str, str]],
+    credentials_mode: str,
+    secret: str | None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"apiEndpoint": server, "taints": taints}
+    if insecure:
+        spec["insecure"] = True
+    if secret:
+        spec["secretRef"] = {"name": secret}
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": "FederatedCluster",
+        "metadata": {
+            "name": name,
+            "labels": {**labels},
+            "annotations": {api.CREDENTIALS_ANNOTATION: credentials_mode},
+        },
+        "spec": spec,
+    }
+
+
+def credentials_mode(cluster: dict[str, Any]) -> str:
+    annotations = (cluster.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(api.CREDENTIALS_ANNOTATION, "secret"))
+
+
+@dataclass
+class Probe:
+    """What one look at a member found."""
+
+    reachable: bool
+    version: str = ""
+    message: str = ""
+    api_resources: list[dict[str, str]] = field(default_factory=list)
+
+
+def probe_status(previous: dict[str, Any], probe: Probe, now: str) -> dict[str, Any]:
+    """FederatedCluster status after a probe; transition times move only on change."""
+    old = {c.get("type"): c for c in previous.get("conditions") or []}
+    reason = "ClusterReady" if probe.reachable else "ClusterNotReachable"
+    message = probe.message or ("cluster is reachable" if probe.reachable else "no answer")
+    conditions = [
+        _condition(old, api.JOINED, True, "ClusterJoined", "cluster joined", now),
+        _condition(old, api.READY, probe.reachable, reason, message, now),
+        _condition(old, api.OFFLINE, not probe.reachable, reason, message, now),
+    ]
+    status: dict[str, Any] = {**previous, "conditions": conditions, "joinPerformed": True}
+    if probe.reachable:
+        status["kubernetesVersion"] = probe.version
+        status["apiResourceTypes"] = probe.api_resources
+    return status
+
+
+def _condition(
+    old: dict[Any, dict[str, Any]], kind: str, value: bool, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    status = "True" if value else "False"
+    previous = old.get(kind) or {}
+    changed = previous.get("status") != status
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastProbeTime": now,
+        "lastTransitionTime": now if changed else previous.get("lastTransitionTime", now),
+    }
+
+
+def condition(cluster: dict[str, Any], kind: str) -> str:
+    for cond in (cluster.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return str(cond.get("status", "Unknown"))
+    return "Unknown"
+
+
+def api_resource_types(resources: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Discovery -> status.apiResourceTypes (preferred entries, no subresources)."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for res in resources:
+        key = (res["group"], res["version"], res["plural"])
+        if key in seen or not res.get("kind"):
+            continue
+        seen.add(key)
+        out.append({
+            "group": res["group"],
+            "version": res["version"],
+            "kind": res["kind"],
+            "pluralName": res["plural"],
+            "scope": "Namespaced" if res["namespaced"] else "Cluster",
+        })
+    return sorted(out, key=lambda r: (r["group"], r["version"], r["pluralName"]))
