@@ -91,8 +91,6 @@ class Kube:
             self.counts[method] += 1
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         headers = {"Accept": accept, "Content-Type": content_type}
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
         try:
             response = self.api.call_api(
                 path, method, query_params=params, header_params=headers, body=body,

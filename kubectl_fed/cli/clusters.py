@@ -1,0 +1,189 @@
+"""Membership commands: join, unjoin, clusters, cordon, uncordon, taint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from click.shell_completion import CompletionItem
+
+from kubectl_fed.cli.settings import dry_run_option, host_options, output_options, settings
+from kubectl_fed.errors import FedError
+
+CLUSTER_TYPES = ("clusters", "cluster", "fcluster", "federatedclusters", "federatedcluster")
+
+
+def complete_members(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Member names from local state, then from the host when it answers quickly."""
+    from kubectl_fed.cli.settings import Settings
+
+    s = ctx.ensure_object(Settings)
+    names = set(s.state.members())
+    try:
+        s.request_timeout = s.request_timeout or "2s"
+        names.update(c["metadata"]["name"] for c in s.host().clusters())
+    except Exception:  # completion must never fail loudly
+        pass
+    return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
+def _parsed(parse: Any, text: str | None, flag: str) -> Any:
+    from kubectl_fed.core.parsing import ParseError
+
+    try:
+        return parse(text)
+    except ParseError as err:
+        raise FedError(f"{flag}: {err}") from None
+
+
+@click.command()
+@click.argument("name")
+@host_options
+@click.option("--cluster-context", required=True, help="Kubeconfig context of the member.")
+@click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
+@click.option("--labels", help="Cluster labels, k=v,k2=v2 (what policies select on).")
+@click.option("--taints", help="Cluster taints, k=v:Effect,...")
+@click.option("--credentials", type=click.Choice(["secret", "local"]), default="secret",
+              show_default=True,
+              help="secret: copy the context's credentials into a host Secret; local: keep "
+                   "only a reference to the context in local state (exec plugins, short-lived).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing member of that name.")
+@dry_run_option
+@click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text")
+def join(name: str, cluster_context: str, cluster_kubeconfig: str | None, labels: str | None,
+         taints: str | None, credentials: str, overwrite: bool, dry_run: str,
+         output: str) -> None:
+    """Join a cluster to the federation as member NAME."""
+    from kubectl_fed.core.membership import redact
+    from kubectl_fed.core.parsing import parse_labels, parse_taints
+    from kubectl_fed.ops.membership import JoinRequest
+    from kubectl_fed.ops.membership import join as do_join
+    from kubectl_fed.output import dump_documents
+
+    s = settings()
+    request = JoinRequest(
+        name=name, context=cluster_context,
+        kubeconfig=cluster_kubeconfig or s.host_target()[0],
+        labels=_parsed(parse_labels, labels, "--labels"),
+        taints=_parsed(parse_taints, taints, "--taints"),
+        credentials=credentials, overwrite=overwrite, dry_run=dry_run,
+    )
+    objects = do_join(s.host(), request, s.timeout)
+    if output != "text":
+        click.echo(dump_documents([redact(o) for o in objects], output))
+        return
+    suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
+    click.echo(f"cluster {name} joined ({credentials} credentials){suffix}")
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_members)
+@host_options
+def unjoin(name: str) -> None:
+    """Remove member NAME and its credentials. Objects already in it are left as they are."""
+    from kubectl_fed.ops.membership import unjoin as do_unjoin
+
+    s = settings()
+    do_unjoin(s.host(), name)
+    click.echo(f"cluster {name} unjoined")
+
+
+def _cluster_columns() -> list[Any]:
+    from kubectl_fed.core.api import READY
+    from kubectl_fed.core.membership import condition, credentials_mode
+    from kubectl_fed.core.parsing import format_taint
+    from kubectl_fed.output import Column, age
+
+    def labels(c: dict[str, Any]) -> str:
+        items = (c["metadata"].get("labels") or {}).items()
+        return ",".join(f"{k}={v}" for k, v in sorted(items))
+
+    def taints(c: dict[str, Any]) -> str:
+        return ",".join(format_taint(t) for t in (c.get("spec") or {}).get("taints") or [])
+
+    return [
+        Column("NAME", lambda c: c["metadata"]["name"]),
+        Column("READY", lambda c: condition(c, READY)),
+        Column("VERSION", lambda c: (c.get("status") or {}).get("kubernetesVersion")),
+        Column("LABELS", labels),
+        Column("TAINTS", taints),
+        Column("AGE", lambda c: age(c["metadata"].get("creationTimestamp"))),
+        Column("ENDPOINT", lambda c: (c.get("spec") or {}).get("apiEndpoint"), wide_only=True),
+        Column("CREDENTIALS", credentials_mode, wide_only=True),
+    ]
+
+
+def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
+    from kubectl_fed.output import echo, render
+
+    s = settings()
+    host = s.host()
+    items = host.clusters()
+    if refresh:
+        from kubectl_fed.ops.membership import refresh as do_refresh
+
+        do_refresh(host, items, s.timeout)
+    if not items and output in ("table", "wide"):
+        click.echo("No members joined: use `kubectl fed join`.", err=True)
+        return
+    echo(render(items, _cluster_columns(), output, no_headers=no_headers,
+                name_of=lambda c: f"federatedcluster/{c['metadata']['name']}"))
+
+
+@click.command()
+@host_options
+@output_options()
+@click.option("--refresh", is_flag=True,
+              help="Probe every member now (concurrently) and record Ready/Offline in status.")
+def clusters(output: str, no_headers: bool, refresh: bool) -> None:
+    """List the members of the federation."""
+    list_clusters(output, no_headers, refresh)
+
+
+@click.command()
+@click.argument("kind", metavar="TYPE")
+@host_options
+@output_options()
+@click.option("--refresh", is_flag=True, help="For clusters: probe every member first.")
+def get(kind: str, output: str, no_headers: bool, refresh: bool) -> None:
+    """Get federation objects; `kubectl fed get clusters` lists the members."""
+    if kind.lower() not in CLUSTER_TYPES:
+        raise FedError(f"unknown type {kind!r}: kubectl fed get supports clusters")
+    list_clusters(output, no_headers, refresh)
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_members)
+@host_options
+def cordon(name: str) -> None:
+    """Stop placing new objects on member NAME (existing placements stay)."""
+    from kubectl_fed.ops.membership import cordon as do_cordon
+
+    changed = do_cordon(settings().host(), name, on=True)
+    click.echo(f"cluster {name} {'cordoned' if changed else 'already cordoned'}")
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_members)
+@host_options
+def uncordon(name: str) -> None:
+    """Allow new placements on member NAME again."""
+    from kubectl_fed.ops.membership import cordon as do_cordon
+
+    changed = do_cordon(settings().host(), name, on=False)
+    click.echo(f"cluster {name} {'uncordoned' if changed else 'already uncordoned'}")
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_members)
+@click.argument("taints", nargs=-1, required=True, metavar="KEY[=VALUE]:EFFECT[-]...")
+@host_options
+@click.option("--overwrite", is_flag=True, help="Replace a taint with the same key and effect.")
+def taint(name: str, taints: tuple[str, ...], overwrite: bool) -> None:
+    """Add or remove (trailing '-') taints on member NAME, like `kubectl taint`."""
+    from kubectl_fed.core.parsing import parse_taint
+    from kubectl_fed.ops.membership import change_taints
+
+    changes = [_parsed(parse_taint, t, "taint") for t in taints]
+    change_taints(settings().host(), name, changes, overwrite)
+    click.echo(f"cluster {name} tainted")

@@ -1,0 +1,60 @@
+"""`kubectl fed init`."""
+
+from __future__ import annotations
+
+import click
+
+from kubectl_fed.cli.settings import dry_run_option, host_options, settings
+
+
+@click.command()
+@host_options
+@dry_run_option
+@click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text",
+              help="With --dry-run=client: print the objects init would apply.")
+def init(dry_run: str, output: str) -> None:
+    """Install the federation API (CRDs and fed namespace) into the host.
+
+    Idempotent: a second run changes nothing and says so; a newer kubectl-fed
+    upgrades its CRDs in place.
+    """
+    from kubectl_fed.output import dump_documents
+
+    s = settings()
+    if dry_run == "client":
+        from kubectl_fed.ops.init import desired_objects
+
+        objects = desired_objects(s.namespace)
+        if output == "text":
+            for obj in objects:
+                click.echo(f"{obj['kind'].lower()}/{obj['metadata']['name']} (dry run)")
+        else:
+            click.echo(dump_documents(objects, output))
+        return
+    from kubectl_fed.ops.init import install
+
+    host = s.host()
+    changes = install(host.kube, s.namespace, dry_run=dry_run == "server")
+    suffix = " (server dry run)" if dry_run == "server" else ""
+    for change in changes:
+        click.echo(f"{change.kind.lower()}/{change.name} {change.action}{suffix}")
+    if all(c.action == "unchanged" for c in changes):
+        click.echo("federation API already installed and current: nothing changed")
+    if not s.state.get("host.context") and dry_run == "none":
+        kubeconfig, context = s.host_target()
+        remember_host(kubeconfig, context)
+
+
+def remember_host(kubeconfig: str | None, context: str | None) -> None:
+    """Pin the host in local state, so later commands need no --context."""
+    from kubectl_fed.kube.client import list_contexts
+
+    s = settings()
+    if context is None:
+        _, context = list_contexts(kubeconfig)
+    if context:
+        s.state.set("host.context", context)
+    if kubeconfig:
+        import os
+
+        s.state.set("host.kubeconfig", os.path.abspath(kubeconfig))

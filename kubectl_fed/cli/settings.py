@@ -1,0 +1,122 @@
+"""What every command shares: the host flags, local state and the host connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from kubectl_fed.core.api import DEFAULT_FED_NAMESPACE
+from kubectl_fed.errors import FedError
+
+if TYPE_CHECKING:
+    from kubectl_fed.kube.host import Host
+    from kubectl_fed.state import LocalState
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_TIMEOUT = "10s"
+
+
+@dataclass
+class Settings:
+    kubeconfig: str | None = None
+    context: str | None = None
+    fed_namespace: str | None = None
+    request_timeout: str | None = None
+    _state: LocalState | None = field(default=None, repr=False)
+    _host: Host | None = field(default=None, repr=False)
+
+    @property
+    def state(self) -> LocalState:
+        if self._state is None:
+            from kubectl_fed.state import LocalState
+
+            self._state = LocalState.load()
+        return self._state
+
+    @property
+    def timeout(self) -> float | None:
+        from kubectl_fed.core.parsing import ParseError, parse_duration
+
+        raw = self.request_timeout or self.state.get("defaults.request-timeout") or DEFAULT_TIMEOUT
+        try:
+            seconds = parse_duration(str(raw))
+        except ParseError as err:
+            raise FedError(f"--request-timeout: {err}") from None
+        return seconds or None
+
+    @property
+    def namespace(self) -> str:
+        return str(self.fed_namespace or self.state.get("host.fed-namespace")
+                   or DEFAULT_FED_NAMESPACE)
+
+    def host_target(self) -> tuple[str | None, str | None]:
+        """(kubeconfig, context) of the host: flags, then local state, then kubeconfig."""
+        if self.context or self.kubeconfig:
+            return self.kubeconfig, self.context
+        return self.state.get("host.kubeconfig"), self.state.get("host.context")
+
+    def host(self) -> Host:
+        if self._host is None:
+            from kubectl_fed.kube.client import connect_context
+            from kubectl_fed.kube.host import Host
+
+            kubeconfig, context = self.host_target()
+            kube = connect_context(kubeconfig, context, self.timeout, pool_size=32)
+            self._host = Host(kube, self.namespace, self.state)
+        return self._host
+
+
+def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(Settings), attribute, value)
+
+    return callback
+
+
+def host_options(function: F) -> F:
+    """Host flags, accepted on the group and on every command (kubectl users do both)."""
+    options = [
+        click.option("--kubeconfig", expose_value=False, callback=_store("kubeconfig"),
+                     help="Kubeconfig file of the host (default: $KUBECONFIG, ~/.kube/config)."),
+        click.option("--context", expose_value=False, callback=_store("context"),
+                     help="Kubeconfig context of the host (default: local state, else current)."),
+        click.option("--fed-namespace", expose_value=False, callback=_store("fed_namespace"),
+                     help=f"Namespace of member credentials (default {DEFAULT_FED_NAMESPACE})."),
+        click.option("--request-timeout", expose_value=False, callback=_store("request_timeout"),
+                     help=f"Time to wait for one API request, e.g. 5s (default {DEFAULT_TIMEOUT})."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def output_options(*formats: str) -> Callable[[F], F]:
+    """`-o` and `--no-headers`, the same on every listing command."""
+    from kubectl_fed.output import FORMATS
+
+    choices = formats or FORMATS
+
+    def decorate(function: F) -> F:
+        function = click.option("--no-headers", is_flag=True,
+                                help="Print table rows without the header line.")(function)
+        return click.option("-o", "--output", "output", type=click.Choice(choices),
+                            default=choices[0], show_default=True,
+                            help="Output format.")(function)
+
+    return decorate
+
+
+def settings() -> Settings:
+    return click.get_current_context().ensure_object(Settings)
+
+
+def dry_run_option(function: F) -> F:
+    return click.option(
+        "--dry-run", type=click.Choice(["none", "client", "server"]), default="none",
+        show_default=True,
+        help="client: print what would be sent, send nothing; server: send with dryRun=All.",
+    )(function)

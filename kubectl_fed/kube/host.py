@@ -1,0 +1,131 @@
+"""The federation host: its federation API objects and the way to reach members."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubectl_fed.core import api
+from kubectl_fed.core.kubeconfig import ContextNotFound, NotCopyable, credentials_for, merge
+from kubectl_fed.core.membership import credentials_from_secret, credentials_mode
+from kubectl_fed.errors import CRDsMissing, FedError
+from kubectl_fed.kube.client import Kube, connect_context, connect_credentials
+from kubectl_fed.kube.errors import NotFound
+from kubectl_fed.state import LocalState
+
+
+def fed_path(plural: str, name: str | None = None, namespace: str | None = None) -> str:
+    path = f"/apis/{api.GROUP}/{api.VERSION}"
+    if namespace:
+        path += f"/namespaces/{namespace}"
+    path += f"/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+class Host:
+    """The host cluster seen through its federation API."""
+
+    def __init__(self, kube: Kube, fed_namespace: str, state: LocalState) -> None:
+        self.kube = kube
+        self.fed_namespace = fed_namespace
+        self.state = state
+
+    def require_api(self) -> None:
+        """Every command but init needs the CRDs; say so plainly when they are missing."""
+        try:
+            self.kube.get(f"/apis/{api.GROUP}/{api.VERSION}")
+        except NotFound:
+            raise CRDsMissing(self.kube.server) from None
+
+    # ------------------------------------------------------------------ clusters
+
+    def clusters(self) -> list[dict[str, Any]]:
+        try:
+            items = list(self.kube.list_all(fed_path(api.FEDERATED_CLUSTERS)))
+        except NotFound:
+            raise CRDsMissing(self.kube.server) from None
+        return sorted(items, key=lambda c: c["metadata"]["name"])
+
+    def cluster(self, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self.kube.get(fed_path(api.FEDERATED_CLUSTERS, name))
+            return found
+        except NotFound:
+            self.require_api()
+            return None
+
+    def must_cluster(self, name: str) -> dict[str, Any]:
+        cluster = self.cluster(name)
+        if cluster is None:
+            raise FedError(f"cluster {name!r} is not a member of this federation")
+        return cluster
+
+    def secret_path(self, name: str | None = None) -> str:
+        path = f"/api/v1/namespaces/{self.fed_namespace}/secrets"
+        return f"{path}/{name}" if name else path
+
+    # ------------------------------------------------------------------ members
+
+    def connect_member(self, cluster: dict[str, Any], timeout: float | None) -> Kube:
+        """A client for a member, from its Secret or, for `local` members, local state."""
+        name = cluster["metadata"]["name"]
+        spec = cluster.get("spec") or {}
+        if credentials_mode(cluster) == "local":
+            entry = self.state.member(name)
+            if not entry:
+                raise FedError(
+                    f"cluster {name!r} was joined with local credentials on another machine: "
+                    f"join it here with `kubectl fed join {name} --credentials local --overwrite`"
+                )
+            return connect_context(entry.get("kubeconfig"), entry.get("context"), timeout)
+        secret_name = (spec.get("secretRef") or {}).get("name")
+        if not secret_name:
+            raise FedError(f"cluster {name!r} has no spec.secretRef")
+        try:
+            secret = self.kube.get(self.secret_path(secret_name))
+        except NotFound:
+            raise FedError(
+                f"cluster {name!r}: secret {self.fed_namespace}/{secret_name} is missing"
+            ) from None
+        credentials = credentials_from_secret(
+            spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret
+        )
+        return connect_credentials(name, credentials, timeout)
+
+
+def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]]:
+    """The kubeconfig documents kubectl would read: --kubeconfig, $KUBECONFIG list, ~/.kube."""
+    import os
+
+    raw = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    documents = []
+    for part in raw.split(os.pathsep):
+        if not part:
+            continue
+        path = Path(part).expanduser()
+        try:
+            documents.append((path, yaml.safe_load(path.read_text()) or {}))
+        except FileNotFoundError:
+            if kubeconfig:
+                raise FedError(f"kubeconfig {path} does not exist") from None
+        except (OSError, yaml.YAMLError) as err:
+            raise FedError(f"cannot read kubeconfig {path}: {str(err).splitlines()[0]}") from None
+    return documents
+
+
+def context_credentials(kubeconfig: str | None, context: str) -> Any:
+    """Copyable credentials of a context, or a FedError that says what to do."""
+    merged = merge(read_kubeconfigs(kubeconfig))
+    try:
+        return credentials_for(merged, context)
+    except (ContextNotFound, NotCopyable) as err:
+        raise FedError(str(err)) from None
+    except OSError as err:
+        raise FedError(f"context {context!r}: cannot read {err.filename}") from None
+
+
+def decode(value: str) -> bytes:
+    return base64.b64decode(value)

@@ -1,0 +1,93 @@
+"""`kubectl fed init`: the fed namespace and the federation CRDs, installed idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_fed.crds import CRD_REVISION, load_crds
+from kubectl_fed.errors import FedError
+from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.errors import NotFound
+from kubectl_fed.ops.membership import ensure_namespace
+
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+HASH_ANNOTATION = "kubectl-fed.io/crd-hash"
+REVISION_ANNOTATION = "kubectl-fed.io/crd-revision"
+ESTABLISH_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Change:
+    kind: str
+    name: str
+    action: str  # created | configured | unchanged | skipped (newer in cluster)
+
+
+def desired_objects(fed_namespace: str) -> list[dict[str, Any]]:
+    """Everything init applies, in order: the namespace, then each CRD (hash-stamped)."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fed_namespace}}
+    return [namespace, *(_stamped(crd) for crd in load_crds())]
+
+
+def _stamped(crd: dict[str, Any]) -> dict[str, Any]:
+    digest = hashlib.sha256(json.dumps(crd["spec"], sort_keys=True).encode()).hexdigest()[:16]
+    annotations = dict(crd["metadata"].get("annotations") or {})
+    annotations[HASH_ANNOTATION] = digest
+    annotations[REVISION_ANNOTATION] = CRD_REVISION
+    return {**crd, "metadata": {**crd["metadata"], "annotations": annotations}}
+
+
+def install(kube: Kube, fed_namespace: str, dry_run: bool = False) -> list[Change]:
+    """Create or upgrade what differs; leave the rest untouched (no request at all)."""
+    changes = [Change("Namespace", fed_namespace,
+                      "created" if ensure_namespace(kube, fed_namespace, dry_run) else "unchanged")]
+    pending = []
+    for crd in desired_objects(fed_namespace)[1:]:
+        name = crd["metadata"]["name"]
+        action = _crd_action(kube, crd)
+        if action in ("created", "configured"):
+            kube.apply(f"{CRD_PATH}/{name}", crd, dry_run=dry_run)
+            pending.append(name)
+        changes.append(Change("CustomResourceDefinition", name, action))
+    if not dry_run:
+        _wait_established(kube, pending)
+    return changes
+
+
+def _crd_action(kube: Kube, crd: dict[str, Any]) -> str:
+    try:
+        live = kube.get(f"{CRD_PATH}/{crd['metadata']['name']}")
+    except NotFound:
+        return "created"
+    annotations = live["metadata"].get("annotations") or {}
+    wanted = crd["metadata"]["annotations"]
+    if annotations.get(HASH_ANNOTATION) == wanted[HASH_ANNOTATION]:
+        return "unchanged"
+    if _revision(annotations.get(REVISION_ANNOTATION)) > _revision(CRD_REVISION):
+        return "skipped (a newer kubectl-fed installed it)"
+    return "configured"
+
+
+def _revision(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _wait_established(kube: Kube, names: list[str]) -> None:
+    deadline = time.monotonic() + ESTABLISH_TIMEOUT_S
+    for name in names:
+        while not _established(kube.get(f"{CRD_PATH}/{name}")):
+            if time.monotonic() > deadline:
+                raise FedError(f"CRD {name} was not Established within {ESTABLISH_TIMEOUT_S:.0f}s")
+            time.sleep(0.2)
+
+
+def _established(crd: dict[str, Any]) -> bool:
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)

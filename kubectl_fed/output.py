@@ -1,0 +1,105 @@
+"""One output layer for every listing command: table, wide, json, yaml, name."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+FORMATS = ("table", "wide", "json", "yaml", "name")
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Any], Any]
+    wide_only: bool = False
+
+
+def render(
+    items: Sequence[Any],
+    columns: Sequence[Column],
+    fmt: str,
+    *,
+    no_headers: bool = False,
+    as_object: Callable[[Any], Any] | None = None,
+    name_of: Callable[[Any], str] | None = None,
+    kind: str = "List",
+) -> str:
+    """Render items in the chosen format; json/yaml print objects, as kubectl does."""
+    if fmt in ("json", "yaml"):
+        objects = [as_object(i) if as_object else i for i in items]
+        document = {"apiVersion": "v1", "kind": kind, "items": objects}
+        return dump(document, fmt)
+    if fmt == "name":
+        return "\n".join((name_of or str)(i) for i in items)
+    shown = [c for c in columns if fmt == "wide" or not c.wide_only]
+    rows = [[_cell(c.value(i)) for c in shown] for i in items]
+    headers = [] if no_headers else [c.header for c in shown]
+    return table(headers, rows)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """kubectl's look: left-aligned, three spaces between columns, no rules."""
+    from tabulate import tabulate
+
+    if not rows and not headers:
+        return ""
+    text = tabulate(rows, headers=list(headers), tablefmt="plain", disable_numparse=True,
+                    stralign="left", numalign="left")
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def dump(document: Any, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(document, indent=2, sort_keys=False)
+    import yaml
+
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False).rstrip("\n")
+
+
+def dump_documents(documents: Sequence[Any], fmt: str) -> str:
+    """Several objects: a YAML stream, or a JSON List (what kubectl apply -f accepts)."""
+    if fmt == "json":
+        if len(documents) == 1:
+            return dump(documents[0], "json")
+        return dump({"apiVersion": "v1", "kind": "List", "items": list(documents)}, "json")
+    return "\n---\n".join(dump(d, "yaml") for d in documents)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "<none>"
+    return str(value)
+
+
+def age(timestamp: str | None, now: datetime | None = None) -> str:
+    """kubectl-style short age: 45s, 12m, 3h, 5d."""
+    if not timestamp:
+        return "<unknown>"
+    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    seconds = int(((now or datetime.now(timezone.utc)) - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * 2 or (unit == "m" and seconds >= 120):
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def use_colour(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ
+
+
+def paint(text: str, colour: str) -> str:
+    return click.style(text, fg=colour) if use_colour() else text
+
+
+def echo(text: str) -> None:
+    if text:
+        click.echo(text)
