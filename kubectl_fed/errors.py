@@ -17,7 +17,8 @@ class FedError(click.ClickException):
         # Keep it to one line: server messages may carry newlines.
         super().__init__(" ".join(message.split()))
         if exit_code is not None:
-            self.exit_code = exit_code
+            # click declares exit_code a ClassVar; commands like `diff` need >1 per instance.
+            self.exit_code = exit_code  # type: ignore[misc]
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", file=file or sys.stderr)

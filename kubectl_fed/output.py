@@ -51,8 +51,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     if not rows and not headers:
         return ""
-    text = tabulate(rows, headers=list(headers), tablefmt="plain", disable_numparse=True,
-                    stralign="left", numalign="left")
+    text = tabulate(
+        rows,
+        headers=list(headers),
+        tablefmt="plain",
+        disable_numparse=True,
+        stralign="left",
+        numalign="left",
+    )
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 

@@ -68,18 +68,27 @@ class Kubectl:
         self.env.pop("KUBECTL_FED_DEBUG", None)
         self.env.pop("NO_COLOR", None)
 
-    def run(self, *args: str, check: bool = True, stdin: str | None = None,
-            timeout: float = 120) -> Result:
-        done = subprocess.run(["kubectl", *args], env=self.env, capture_output=True, text=True,
-                              input=stdin, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 120
+    ) -> Result:
+        done = subprocess.run(
+            ["kubectl", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=timeout,
+        )
         result = Result(done.returncode, done.stdout, done.stderr)
         if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n"
-                                 f"{done.stderr}\n{done.stdout}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}\n{done.stdout}"
+            )
         return result
 
-    def fed(self, *args: str, check: bool = True, stdin: str | None = None,
-            timeout: float = 120) -> Result:
+    def fed(
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 120
+    ) -> Result:
         return self.run("fed", *args, check=check, stdin=stdin, timeout=timeout)
 
     def json(self, *args: str) -> dict:  # type: ignore[type-arg]

@@ -15,6 +15,9 @@ def main() -> None:
         if os.environ.get("KUBECTL_FED_DEBUG"):
             raise
         message = " ".join(str(err).split())[:300]
-        print(f"error: internal error: {type(err).__name__}: {message} "
-              "(set KUBECTL_FED_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"error: internal error: {type(err).__name__}: {message} "
+            "(set KUBECTL_FED_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         sys.exit(2)

@@ -28,8 +28,11 @@ def version(output: str) -> None:
     """Print the kubectl-fed version."""
     import platform
 
-    info = {"version": f"v{__version__}", "python": platform.python_version(),
-            "api": "core.kubeadmiral.io/v1alpha1"}
+    info = {
+        "version": f"v{__version__}",
+        "python": platform.python_version(),
+        "api": "core.kubeadmiral.io/v1alpha1",
+    }
     if output == "text":
         click.echo(f"kubectl-fed v{__version__} (python {info['python']}, api {info['api']})")
     else:

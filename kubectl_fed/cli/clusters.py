@@ -43,16 +43,28 @@ def _parsed(parse: Any, text: str | None, flag: str) -> Any:
 @click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
 @click.option("--labels", help="Cluster labels, k=v,k2=v2 (what policies select on).")
 @click.option("--taints", help="Cluster taints, k=v:Effect,...")
-@click.option("--credentials", type=click.Choice(["secret", "local"]), default="secret",
-              show_default=True,
-              help="secret: copy the context's credentials into a host Secret; local: keep "
-                   "only a reference to the context in local state (exec plugins, short-lived).")
+@click.option(
+    "--credentials",
+    type=click.Choice(["secret", "local"]),
+    default="secret",
+    show_default=True,
+    help="secret: copy the context's credentials into a host Secret; local: keep "
+    "only a reference to the context in local state (exec plugins, short-lived).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing member of that name.")
 @dry_run_option
 @click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text")
-def join(name: str, cluster_context: str, cluster_kubeconfig: str | None, labels: str | None,
-         taints: str | None, credentials: str, overwrite: bool, dry_run: str,
-         output: str) -> None:
+def join(
+    name: str,
+    cluster_context: str,
+    cluster_kubeconfig: str | None,
+    labels: str | None,
+    taints: str | None,
+    credentials: str,
+    overwrite: bool,
+    dry_run: str,
+    output: str,
+) -> None:
     """Join a cluster to the federation as member NAME."""
     from kubectl_fed.core.membership import redact
     from kubectl_fed.core.parsing import parse_labels, parse_taints
@@ -62,11 +74,14 @@ def join(name: str, cluster_context: str, cluster_kubeconfig: str | None, labels
 
     s = settings()
     request = JoinRequest(
-        name=name, context=cluster_context,
+        name=name,
+        context=cluster_context,
         kubeconfig=cluster_kubeconfig or s.host_target()[0],
         labels=_parsed(parse_labels, labels, "--labels"),
         taints=_parsed(parse_taints, taints, "--taints"),
-        credentials=credentials, overwrite=overwrite, dry_run=dry_run,
+        credentials=credentials,
+        overwrite=overwrite,
+        dry_run=dry_run,
     )
     objects = do_join(s.host(), request, s.timeout)
     if output != "text":
@@ -126,15 +141,25 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
     if not items and output in ("table", "wide"):
         click.echo("No members joined: use `kubectl fed join`.", err=True)
         return
-    echo(render(items, _cluster_columns(), output, no_headers=no_headers,
-                name_of=lambda c: f"federatedcluster/{c['metadata']['name']}"))
+    echo(
+        render(
+            items,
+            _cluster_columns(),
+            output,
+            no_headers=no_headers,
+            name_of=lambda c: f"federatedcluster/{c['metadata']['name']}",
+        )
+    )
 
 
 @click.command()
 @host_options
 @output_options()
-@click.option("--refresh", is_flag=True,
-              help="Probe every member now (concurrently) and record Ready/Offline in status.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Probe every member now (concurrently) and record Ready/Offline in status.",
+)
 def clusters(output: str, no_headers: bool, refresh: bool) -> None:
     """List the members of the federation."""
     list_clusters(output, no_headers, refresh)

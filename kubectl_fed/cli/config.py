@@ -42,7 +42,7 @@ def get_key(key: str) -> None:
 @click.argument("key")
 @click.argument("value")
 def set_key(key: str, value: str) -> None:
-    """Set KEY to VALUE. Known keys: """
+    """Set KEY to VALUE. Known keys:"""
     from kubectl_fed.state import parse_value
 
     settings().state.set(key, parse_value(value))

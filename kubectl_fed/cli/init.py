@@ -10,8 +10,13 @@ from kubectl_fed.cli.settings import dry_run_option, host_options, settings
 @click.command()
 @host_options
 @dry_run_option
-@click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text",
-              help="With --dry-run=client: print the objects init would apply.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "yaml", "json"]),
+    default="text",
+    help="With --dry-run=client: print the objects init would apply.",
+)
 def init(dry_run: str, output: str) -> None:
     """Install the federation API (CRDs and fed namespace) into the host.
 

@@ -49,8 +49,9 @@ class Settings:
 
     @property
     def namespace(self) -> str:
-        return str(self.fed_namespace or self.state.get("host.fed-namespace")
-                   or DEFAULT_FED_NAMESPACE)
+        return str(
+            self.fed_namespace or self.state.get("host.fed-namespace") or DEFAULT_FED_NAMESPACE
+        )
 
     def host_target(self) -> tuple[str | None, str | None]:
         """(kubeconfig, context) of the host: flags, then local state, then kubeconfig."""
@@ -80,14 +81,30 @@ def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], No
 def host_options(function: F) -> F:
     """Host flags, accepted on the group and on every command (kubectl users do both)."""
     options = [
-        click.option("--kubeconfig", expose_value=False, callback=_store("kubeconfig"),
-                     help="Kubeconfig file of the host (default: $KUBECONFIG, ~/.kube/config)."),
-        click.option("--context", expose_value=False, callback=_store("context"),
-                     help="Kubeconfig context of the host (default: local state, else current)."),
-        click.option("--fed-namespace", expose_value=False, callback=_store("fed_namespace"),
-                     help=f"Namespace of member credentials (default {DEFAULT_FED_NAMESPACE})."),
-        click.option("--request-timeout", expose_value=False, callback=_store("request_timeout"),
-                     help=f"Time to wait for one API request, e.g. 5s (default {DEFAULT_TIMEOUT})."),
+        click.option(
+            "--kubeconfig",
+            expose_value=False,
+            callback=_store("kubeconfig"),
+            help="Kubeconfig file of the host (default: $KUBECONFIG, ~/.kube/config).",
+        ),
+        click.option(
+            "--context",
+            expose_value=False,
+            callback=_store("context"),
+            help="Kubeconfig context of the host (default: local state, else current).",
+        ),
+        click.option(
+            "--fed-namespace",
+            expose_value=False,
+            callback=_store("fed_namespace"),
+            help=f"Namespace of member credentials (default {DEFAULT_FED_NAMESPACE}).",
+        ),
+        click.option(
+            "--request-timeout",
+            expose_value=False,
+            callback=_store("request_timeout"),
+            help=f"Time to wait for one API request, e.g. 5s (default {DEFAULT_TIMEOUT}).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -101,11 +118,18 @@ def output_options(*formats: str) -> Callable[[F], F]:
     choices = formats or FORMATS
 
     def decorate(function: F) -> F:
-        function = click.option("--no-headers", is_flag=True,
-                                help="Print table rows without the header line.")(function)
-        return click.option("-o", "--output", "output", type=click.Choice(choices),
-                            default=choices[0], show_default=True,
-                            help="Output format.")(function)
+        function = click.option(
+            "--no-headers", is_flag=True, help="Print table rows without the header line."
+        )(function)
+        return click.option(
+            "-o",
+            "--output",
+            "output",
+            type=click.Choice(choices),
+            default=choices[0],
+            show_default=True,
+            help="Output format.",
+        )(function)
 
     return decorate
 
@@ -116,7 +140,9 @@ def settings() -> Settings:
 
 def dry_run_option(function: F) -> F:
     return click.option(
-        "--dry-run", type=click.Choice(["none", "client", "server"]), default="none",
+        "--dry-run",
+        type=click.Choice(["none", "client", "server"]),
+        default="none",
         show_default=True,
         help="client: print what would be sent, send nothing; server: send with dryRun=All.",
     )(function)

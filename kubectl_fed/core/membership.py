@@ -149,11 +149,13 @@ def api_resource_types(resources: list[dict[str, Any]]) -> list[dict[str, str]]:
         if key in seen or not res.get("kind"):
             continue
         seen.add(key)
-        out.append({
-            "group": res["group"],
-            "version": res["version"],
-            "kind": res["kind"],
-            "pluralName": res["plural"],
-            "scope": "Namespaced" if res["namespaced"] else "Cluster",
-        })
+        out.append(
+            {
+                "group": res["group"],
+                "version": res["version"],
+                "kind": res["kind"],
+                "pluralName": res["plural"],
+                "scope": "Namespaced" if res["namespaced"] else "Cluster",
+            }
+        )
     return sorted(out, key=lambda r: (r["group"], r["version"], r["pluralName"]))

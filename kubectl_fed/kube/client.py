@@ -93,9 +93,15 @@ class Kube:
         headers = {"Accept": accept, "Content-Type": content_type}
         try:
             response = self.api.call_api(
-                path, method, query_params=params, header_params=headers, body=body,
-                auth_settings=["BearerToken"], _preload_content=False,
-                _return_http_data_only=True, _request_timeout=timeout or self.timeout,
+                path,
+                method,
+                query_params=params,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout or self.timeout,
             )
         except k8s.ApiException as err:
             raise from_api_exception(err, method, path, self.name) from None
@@ -115,12 +121,20 @@ class Kube:
 
     def merge_patch(self, path: str, patch: dict[str, Any], dry_run: bool = False) -> Any:
         return self.request(
-            "PATCH", path, body=patch, content_type="application/merge-patch+json",
+            "PATCH",
+            path,
+            body=patch,
+            content_type="application/merge-patch+json",
             query=_dry(dry_run),
         )
 
     def apply(
-        self, path: str, body: dict[str, Any], *, force: bool = True, dry_run: bool = False,
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        force: bool = True,
+        dry_run: bool = False,
         field_manager: str = FIELD_MANAGER,
     ) -> Any:
         """Server-side apply (the object's own path, not its collection)."""
@@ -152,15 +166,22 @@ class Kube:
     ) -> Iterator[dict[str, Any]]:
         """Watch events from a resourceVersion; BOOKMARKs are yielded for resume points."""
         params = [
-            ("watch", "true"), ("resourceVersion", resource_version),
-            ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_s)),
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(timeout_s)),
             *((k, v) for k, v in query.items() if v is not None),
         ]
         try:
             response = self.api.call_api(
-                path, "GET", query_params=params, header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False,
-                _return_http_data_only=True, _request_timeout=(self.timeout, timeout_s + 30),
+                path,
+                "GET",
+                query_params=params,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=(self.timeout, timeout_s + 30),
             )
         except k8s.ApiException as err:
             raise from_api_exception(err, "WATCH", path, self.name) from None
@@ -220,17 +241,19 @@ def _from_aggregated(body: dict[str, Any], legacy: bool) -> list[dict[str, Any]]
         group_name = "" if legacy else group["metadata"]["name"]
         for version in group.get("versions") or []:
             for res in version.get("resources") or []:
-                out.append({
-                    "group": group_name,
-                    "version": version["version"],
-                    "kind": (res.get("responseKind") or {}).get("kind", ""),
-                    "plural": res["resource"],
-                    "singular": res.get("singularResource", ""),
-                    "namespaced": res.get("scope") == "Namespaced",
-                    "shortNames": res.get("shortNames") or [],
-                    "verbs": res.get("verbs") or [],
-                    "subresources": [s["subresource"] for s in res.get("subresources") or []],
-                })
+                out.append(
+                    {
+                        "group": group_name,
+                        "version": version["version"],
+                        "kind": (res.get("responseKind") or {}).get("kind", ""),
+                        "plural": res["resource"],
+                        "singular": res.get("singularResource", ""),
+                        "namespaced": res.get("scope") == "Namespaced",
+                        "shortNames": res.get("shortNames") or [],
+                        "verbs": res.get("verbs") or [],
+                        "subresources": [s["subresource"] for s in res.get("subresources") or []],
+                    }
+                )
     return out
 
 
@@ -254,12 +277,19 @@ def _from_legacy(kube: Kube, body: dict[str, Any], legacy: bool) -> list[dict[st
         for res in resources:
             if "/" in res["name"]:
                 continue
-            out.append({
-                "group": group, "version": version, "kind": res["kind"], "plural": res["name"],
-                "singular": res.get("singularName", ""), "namespaced": res["namespaced"],
-                "shortNames": res.get("shortNames") or [], "verbs": res.get("verbs") or [],
-                "subresources": subresources.get(res["name"], []),
-            })
+            out.append(
+                {
+                    "group": group,
+                    "version": version,
+                    "kind": res["kind"],
+                    "plural": res["name"],
+                    "singular": res.get("singularName", ""),
+                    "namespaced": res["namespaced"],
+                    "shortNames": res.get("shortNames") or [],
+                    "verbs": res.get("verbs") or [],
+                    "subresources": subresources.get(res["name"], []),
+                }
+            )
     return out
 
 
@@ -299,7 +329,9 @@ def connect_context(
     _tune(configuration, pool_size)
     try:
         api = k8s_config.new_client_from_config(
-            config_file=kubeconfig, context=context, persist_config=False,
+            config_file=kubeconfig,
+            context=context,
+            persist_config=False,
             client_configuration=configuration,
         )
     except k8s_config.ConfigException as err:

@@ -72,16 +72,27 @@ class Unreachable(ApiError):
 
 def _cause(err: BaseException) -> str:
     text = str(err)
-    for marker in ("timed out", "Connection refused", "certificate verify failed",
-                   "Name or service not known", "No route to host"):
+    for marker in (
+        "timed out",
+        "Connection refused",
+        "certificate verify failed",
+        "Name or service not known",
+        "No route to host",
+    ):
         if marker.lower() in text.lower():
             return marker.lower()
     return text.split(":")[-1].strip()[:BODY_LIMIT] or type(err).__name__
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
-    410: Gone, 422: Invalid, 429: TooManyRequests,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Invalid,
+    429: TooManyRequests,
 }
 
 
@@ -96,8 +107,8 @@ def from_api_exception(err: Any, method: str, path: str, cluster: str) -> ApiErr
         resource = details.get("kind") or _resource_of(path)
         verb = _verb(method, path)
         return Forbidden(
-            f"forbidden in {cluster}: cannot {verb} {resource}"
-            f"{_group_suffix(details)} ({message})", reason=reason,
+            f"forbidden in {cluster}: cannot {verb} {resource}{_group_suffix(details)} ({message})",
+            reason=reason,
         )
     if status == 401:
         return Unauthorized(f"unauthorized in {cluster}: the credentials were refused")
@@ -128,8 +139,13 @@ def _retry_after(headers: Any) -> float | None:
 def _verb(method: str, path: str) -> str:
     if method == "GET":
         return "list" if _is_collection(path) else "get"
-    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete",
-            "WATCH": "watch"}.get(method, method.lower())
+    return {
+        "POST": "create",
+        "PUT": "update",
+        "PATCH": "patch",
+        "DELETE": "delete",
+        "WATCH": "watch",
+    }.get(method, method.lower())
 
 
 def _is_collection(path: str) -> bool:
@@ -146,7 +162,7 @@ def _is_collection(path: str) -> bool:
 def _resource_of(path: str) -> str:
     parts = [p for p in path.split("?")[0].split("/") if p]
     core = parts[:1] == ["api"]
-    rest = parts[2 if core else 3:]
+    rest = parts[2 if core else 3 :]
     if rest[:1] == ["namespaces"] and len(rest) >= 3:
         rest = rest[2:]
     plural = rest[0] if rest else path

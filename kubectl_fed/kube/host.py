@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +124,3 @@ def context_credentials(kubeconfig: str | None, context: str) -> Any:
         raise FedError(str(err)) from None
     except OSError as err:
         raise FedError(f"context {context!r}: cannot read {err.filename}") from None
-
-
-def decode(value: str) -> bytes:
-    return base64.b64decode(value)

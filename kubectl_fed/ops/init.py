@@ -43,8 +43,13 @@ def _stamped(crd: dict[str, Any]) -> dict[str, Any]:
 
 def install(kube: Kube, fed_namespace: str, dry_run: bool = False) -> list[Change]:
     """Create or upgrade what differs; leave the rest untouched (no request at all)."""
-    changes = [Change("Namespace", fed_namespace,
-                      "created" if ensure_namespace(kube, fed_namespace, dry_run) else "unchanged")]
+    changes = [
+        Change(
+            "Namespace",
+            fed_namespace,
+            "created" if ensure_namespace(kube, fed_namespace, dry_run) else "unchanged",
+        )
+    ]
     pending = []
     for crd in desired_objects(fed_namespace)[1:]:
         name = crd["metadata"]["name"]

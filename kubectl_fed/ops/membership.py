@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,12 +64,15 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[s
     probe = _probe(connect_context(request.kubeconfig, request.context, timeout))
     if not probe.reachable:
         raise FedError(f"cluster {request.name!r} does not answer: {probe.message}")
-    secret = (
-        build_secret(request.name, host.fed_namespace, credentials) if credentials else None
-    )
+    secret = build_secret(request.name, host.fed_namespace, credentials) if credentials else None
     cluster = build_federated_cluster(
-        request.name, server, insecure=insecure, labels=request.labels, taints=request.taints,
-        credentials_mode=request.credentials, secret=secret_name(request.name) if secret else None,
+        request.name,
+        server,
+        insecure=insecure,
+        labels=request.labels,
+        taints=request.taints,
+        credentials_mode=request.credentials,
+        secret=secret_name(request.name) if secret else None,
     )
     objects = [o for o in (secret, cluster) if o]
     if request.dry_run == "client":
@@ -118,8 +122,10 @@ def _write_join(
     if request.credentials == "local":
         host.state.set_member(
             request.name,
-            {"context": request.context, **({"kubeconfig": request.kubeconfig}
-                                            if request.kubeconfig else {})},
+            {
+                "context": request.context,
+                **({"kubeconfig": request.kubeconfig} if request.kubeconfig else {}),
+            },
         )
     elif host.state.member(request.name):
         host.state.unset(f"members.{request.name}")
@@ -152,10 +158,8 @@ def ensure_namespace(kube: Kube, namespace: str, dry_run: bool = False) -> bool:
 
 
 def delete_quietly(kube: Kube, path: str) -> None:
-    try:
+    with contextlib.suppress(NotFound):
         kube.delete(path)
-    except NotFound:
-        pass
 
 
 # --------------------------------------------------------------------------- probing
@@ -197,9 +201,7 @@ def record_status(
 ) -> dict[str, Any]:
     previous = ((cluster or host.cluster(name) or {}).get("status")) or {}
     status = probe_status(previous, probe, now())
-    host.kube.merge_patch(
-        fed_path(api.FEDERATED_CLUSTERS, name) + "/status", {"status": status}
-    )
+    host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, name) + "/status", {"status": status})
     return status
 
 

@@ -18,8 +18,14 @@ from tests.conftest import Federation, Kubectl
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent / "fixtures"
 FED_KINDS = {
-    "FederatedCluster", "PropagationPolicy", "ClusterPropagationPolicy", "OverridePolicy",
-    "ClusterOverridePolicy", "FederatedObject", "ClusterFederatedObject", "FederatedTypeConfig",
+    "FederatedCluster",
+    "PropagationPolicy",
+    "ClusterPropagationPolicy",
+    "OverridePolicy",
+    "ClusterOverridePolicy",
+    "FederatedObject",
+    "ClusterFederatedObject",
+    "FederatedTypeConfig",
 }
 
 
@@ -46,7 +52,9 @@ def test_init_is_idempotent_and_establishes_crds(fed_host: Kubectl) -> None:
     assert "nothing changed" in again.out
     assert "created" not in again.out and "configured" not in again.out
     crds = fed_host.json("get", "crd")["items"]
-    ours = {c["spec"]["names"]["kind"]: c for c in crds if c["spec"]["group"] == "core.kubeadmiral.io"}
+    ours = {
+        c["spec"]["names"]["kind"]: c for c in crds if c["spec"]["group"] == "core.kubeadmiral.io"
+    }
     assert set(ours) >= FED_KINDS
     for crd in ours.values():
         conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
@@ -81,8 +89,10 @@ def test_init_client_dry_run_prints_everything_and_writes_nothing(kubectl: Kubec
     assert kinds[0] == "Namespace"
     crds = kubectl.json("--context", "member-2", "get", "crd")["items"]
     assert not [c for c in crds if c["spec"]["group"] == "core.kubeadmiral.io"]
-    assert kubectl.run("--context", "member-2", "get", "ns", "kube-admiral-system",
-                       check=False).code != 0
+    assert (
+        kubectl.run("--context", "member-2", "get", "ns", "kube-admiral-system", check=False).code
+        != 0
+    )
 
 
 def test_published_manifests_apply_under_strict_validation(fed_host: Kubectl) -> None:
@@ -116,11 +126,13 @@ def test_clusters_table_and_json(fed_host: Kubectl) -> None:
     assert "federatedcluster/member-2" in names
 
 
-def test_join_stores_credentials_in_secret_never_in_output(fed_host: Kubectl,
-                                                          federation: Federation) -> None:
+def test_join_stores_credentials_in_secret_never_in_output(
+    fed_host: Kubectl, federation: Federation
+) -> None:
     token = federation.state["admin_token"]
-    shown = fed_host.fed("join", "member-1", "--cluster-context", "member-1", "--overwrite",
-                         "-o", "yaml")
+    shown = fed_host.fed(
+        "join", "member-1", "--cluster-context", "member-1", "--overwrite", "-o", "yaml"
+    )
     assert token not in shown.out + shown.err
     secret = fed_host.json("get", "secret", "-n", "kube-admiral-system", "member-1-credentials")
     assert set(secret["data"]) >= {"certificate-authority-data", "service-account-token-data"}
@@ -136,48 +148,89 @@ def test_join_existing_name_needs_overwrite(fed_host: Kubectl) -> None:
 
 
 def test_join_host_itself_with_labels_and_taints(fed_host: Kubectl) -> None:
-    fed_host.fed("join", "self", "--cluster-context", "host", "--labels", "region=eu,tier=1",
-                 "--taints", "dedicated=ops:NoSchedule")
+    fed_host.fed(
+        "join",
+        "self",
+        "--cluster-context",
+        "host",
+        "--labels",
+        "region=eu,tier=1",
+        "--taints",
+        "dedicated=ops:NoSchedule",
+    )
     try:
         cluster = fed_host.json("get", "fcluster", "self")
         assert cluster["metadata"]["labels"] == {"region": "eu", "tier": "1"}
         assert cluster["spec"]["taints"] == [
-            {"key": "dedicated", "value": "ops", "effect": "NoSchedule"}]
+            {"key": "dedicated", "value": "ops", "effect": "NoSchedule"}
+        ]
     finally:
         fed_host.fed("unjoin", "self")
     assert fed_host.run("get", "fcluster", "self", check=False).code != 0
-    assert fed_host.run("get", "secret", "-n", "kube-admiral-system", "self-credentials",
-                        check=False).code != 0
+    assert (
+        fed_host.run(
+            "get", "secret", "-n", "kube-admiral-system", "self-credentials", check=False
+        ).code
+        != 0
+    )
 
 
 def _exec_kubeconfig(federation: Federation, tmp_path: Path) -> Path:
     """A kubeconfig whose member-1 user is an exec plugin (short-lived credentials)."""
     config = yaml.safe_load(federation.kubeconfig.read_text())
     plugin = tmp_path / "token-plugin"
-    credential = {"apiVersion": "client.authentication.k8s.io/v1beta1",
-                  "kind": "ExecCredential",
-                  "status": {"token": federation.state["admin_token"]}}
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": federation.state["admin_token"]},
+    }
     plugin.write_text(f"#!/bin/sh\necho '{json.dumps(credential)}'\n")
     plugin.chmod(plugin.stat().st_mode | stat.S_IEXEC)
-    config["users"].append({"name": "exec-user", "user": {"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin),
-        "interactiveMode": "Never"}}})
-    config["contexts"].append({"name": "member-1-exec",
-                               "context": {"cluster": "member-1", "user": "exec-user"}})
+    config["users"].append(
+        {
+            "name": "exec-user",
+            "user": {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1beta1",
+                    "command": str(plugin),
+                    "interactiveMode": "Never",
+                }
+            },
+        }
+    )
+    config["contexts"].append(
+        {"name": "member-1-exec", "context": {"cluster": "member-1", "user": "exec-user"}}
+    )
     path = tmp_path / "exec-kubeconfig"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def test_join_with_local_credentials(fed_host: Kubectl, federation: Federation,
-                                     tmp_path: Path) -> None:
+def test_join_with_local_credentials(
+    fed_host: Kubectl, federation: Federation, tmp_path: Path
+) -> None:
     kubeconfig = _exec_kubeconfig(federation, tmp_path)
-    refused = fed_host.fed("join", "exec-member", "--cluster-context", "member-1-exec",
-                           "--cluster-kubeconfig", str(kubeconfig), check=False)
+    refused = fed_host.fed(
+        "join",
+        "exec-member",
+        "--cluster-context",
+        "member-1-exec",
+        "--cluster-kubeconfig",
+        str(kubeconfig),
+        check=False,
+    )
     assert refused.code == 1 and "--credentials local" in refused.err
     assert fed_host.run("get", "fcluster", "exec-member", check=False).code != 0
-    fed_host.fed("join", "exec-member", "--cluster-context", "member-1-exec",
-                 "--cluster-kubeconfig", str(kubeconfig), "--credentials", "local")
+    fed_host.fed(
+        "join",
+        "exec-member",
+        "--cluster-context",
+        "member-1-exec",
+        "--cluster-kubeconfig",
+        str(kubeconfig),
+        "--credentials",
+        "local",
+    )
     try:
         state = fed_host.fed("config", "get", "members.exec-member").out
         assert "member-1-exec" in state and federation.state["admin_token"] not in state
@@ -189,8 +242,7 @@ def test_join_with_local_credentials(fed_host: Kubectl, federation: Federation,
     assert fed_host.fed("config", "get", "members.exec-member", check=False).code == 1
 
 
-def test_refresh_reports_stopped_member_offline(fed_host: Kubectl,
-                                                federation: Federation) -> None:
+def test_refresh_reports_stopped_member_offline(fed_host: Kubectl, federation: Federation) -> None:
     federation.stop("member-2")
     try:
         started = time.monotonic()
@@ -200,15 +252,19 @@ def test_refresh_reports_stopped_member_offline(fed_host: Kubectl,
         assert rows["member-2"][1] == "False"
         assert rows["member-1"][1] == "True"
         assert elapsed < 15
-        conditions = {c["type"]: c for c in
-                      fed_host.json("get", "fcluster", "member-2")["status"]["conditions"]}
+        conditions = {
+            c["type"]: c
+            for c in fed_host.json("get", "fcluster", "member-2")["status"]["conditions"]
+        }
         assert conditions["Offline"]["status"] == "True"
         assert conditions["Ready"]["reason"] == "ClusterNotReachable"
     finally:
         federation.start("member-2")
     fed_host.fed("clusters", "--refresh")
-    conditions = {c["type"]: c["status"] for c in
-                  fed_host.json("get", "fcluster", "member-2")["status"]["conditions"]}
+    conditions = {
+        c["type"]: c["status"]
+        for c in fed_host.json("get", "fcluster", "member-2")["status"]["conditions"]
+    }
     assert conditions == {"Joined": "True", "Ready": "True", "Offline": "False"}
 
 
@@ -234,8 +290,10 @@ def test_cordon_uncordon_and_taint(fed_host: Kubectl) -> None:
 def test_config_round_trip_keeps_comments(kubectl: Kubectl, tmp_path: Path) -> None:
     path = Path(kubectl.env["KUBECTL_FED_CONFIG"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# my federation\n[host]\ncontext = \"host\" # the big one\n\n"
-                    "[custom]\nkeep = 1 # unknown keys survive\n")
+    path.write_text(
+        '# my federation\n[host]\ncontext = "host" # the big one\n\n'
+        "[custom]\nkeep = 1 # unknown keys survive\n"
+    )
     kubectl.fed("config", "set", "defaults.request-timeout", "7s")
     kubectl.fed("config", "set", "host.fed-namespace", "fed-system")
     assert kubectl.fed("config", "get", "defaults.request-timeout").out.strip() == "7s"
@@ -253,7 +311,7 @@ def test_config_round_trip_keeps_comments(kubectl: Kubectl, tmp_path: Path) -> N
 def test_broken_state_file_is_named_and_left_alone(kubectl: Kubectl) -> None:
     path = Path(kubectl.env["KUBECTL_FED_CONFIG"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    broken = "[host]\ncontext = \"host\"\nthis is not toml\n"
+    broken = '[host]\ncontext = "host"\nthis is not toml\n'
     path.write_text(broken)
     result = kubectl.fed("config", "set", "host.context", "x", check=False)
     assert result.code == 1
@@ -286,31 +344,38 @@ def test_unreachable_host_answers_within_timeout(kubectl: Kubectl, tmp_path: Pat
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = {"apiVersion": "v1", "kind": "Config",
-              "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
-              "users": [{"name": "u", "user": {"token": "t"}}],
-              "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-              "current-context": "gone"}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "current-context": "gone",
+    }
     path = tmp_path / "gone.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     started = time.monotonic()
-    result = kubectl.fed("--kubeconfig", str(path), "--request-timeout", "2s", "clusters",
-                         check=False)
+    result = kubectl.fed(
+        "--kubeconfig", str(path), "--request-timeout", "2s", "clusters", check=False
+    )
     assert result.code == 1
     assert "unreachable" in result.err and len(result.err.strip().splitlines()) == 1
     assert time.monotonic() - started < 10
 
 
-def test_rbac_refusal_names_verb_and_resource(fed_host: Kubectl, federation: Federation,
-                                              tmp_path: Path) -> None:
+def test_rbac_refusal_names_verb_and_resource(
+    fed_host: Kubectl, federation: Federation, tmp_path: Path
+) -> None:
     config = yaml.safe_load(federation.kubeconfig.read_text())
     config["users"].append({"name": "viewer", "user": {"token": federation.state["viewer_token"]}})
-    config["contexts"].append({"name": "host-viewer",
-                               "context": {"cluster": "host", "user": "viewer"}})
+    config["contexts"].append(
+        {"name": "host-viewer", "context": {"cluster": "host", "user": "viewer"}}
+    )
     path = tmp_path / "viewer.kubeconfig"
     path.write_text(yaml.safe_dump(config))
-    result = fed_host.fed("--kubeconfig", str(path), "--context", "host-viewer", "clusters",
-                          check=False)
+    result = fed_host.fed(
+        "--kubeconfig", str(path), "--context", "host-viewer", "clusters", check=False
+    )
     assert result.code == 1
     assert "forbidden" in result.err
     assert "list" in result.err and "federatedclusters" in result.err
@@ -329,6 +394,10 @@ def test_completion_through_kubectl(fed_host: Kubectl) -> None:
 
 
 def test_kubectl_fed_module_entry_point() -> None:
-    done = subprocess.run([sys.executable, "-m", "kubectl_fed", "version"], capture_output=True,
-                          text=True, env={**os.environ})
+    done = subprocess.run(
+        [sys.executable, "-m", "kubectl_fed", "version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
     assert done.returncode == 0 and "kubectl-fed v" in done.stdout

@@ -83,8 +83,7 @@ def build_server(log: Any = sys.stderr) -> Path:
         print(f"building kube-apiserver {KUBERNETES_VERSION} (first time only)...", file=log)
         started = time.monotonic()
         version_flags = " ".join(
-            f"-X k8s.io/component-base/version.{k}={v}"
-            for k, v in _version_stamp().items()
+            f"-X k8s.io/component-base/version.{k}={v}" for k, v in _version_stamp().items()
         )
         tmp = binary.with_suffix(".tmp")
         env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
@@ -261,10 +260,20 @@ def _prepare(directory: Path, members: int, bins: Binaries) -> dict[str, Any]:
 
 
 def _write_signing_key(path: Path, bins: Binaries) -> None:
-    command = [*bins.keygen, str(path)] if bins.keygen else [
-        "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-out", str(path),
-    ]
+    command = (
+        [*bins.keygen, str(path)]
+        if bins.keygen
+        else [
+            "openssl",
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            str(path),
+        ]
+    )
     subprocess.run(command, check=True, capture_output=True)
     path.chmod(0o600)
 
@@ -273,7 +282,10 @@ def _spawn(argv: list[str], log_path: Path) -> int:
     with open(log_path, "ab") as log_file:
         # A new session: the servers outlive `up` and ignore the caller's Ctrl-C.
         process = subprocess.Popen(
-            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     return process.pid
@@ -282,11 +294,19 @@ def _spawn(argv: list[str], log_path: Path) -> int:
 def _start_etcd(directory: Path, state: dict[str, Any], bins: Binaries) -> int:
     client = f"http://127.0.0.1:{state['etcd']['port']}"
     peer = f"http://127.0.0.1:{state['etcd']['peer_port']}"
-    argv = [*bins.etcd, f"--data-dir={directory / 'etcd'}", f"--listen-client-urls={client}",
-            f"--listen-peer-urls={peer}"]
+    argv = [
+        *bins.etcd,
+        f"--data-dir={directory / 'etcd'}",
+        f"--listen-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+    ]
     if bins.keygen is None:  # a real etcd binary wants the advertised URLs spelled out
-        argv += [f"--advertise-client-urls={client}", f"--initial-advertise-peer-urls={peer}",
-                 f"--initial-cluster=default={peer}", "--unsafe-no-fsync"]
+        argv += [
+            f"--advertise-client-urls={client}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=default={peer}",
+            "--unsafe-no-fsync",
+        ]
     pid = _spawn(argv, directory / "etcd.log")
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -379,8 +399,15 @@ def write_kubeconfig(directory: Path, state: dict[str, Any]) -> Path:
     clusters, users, contexts = [], [], []
     for name, server in state["servers"].items():
         ca = base64.b64encode(Path(server["ca_file"]).read_bytes()).decode()
-        clusters.append({"name": name, "cluster": {
-            "server": f"https://127.0.0.1:{server['port']}", "certificate-authority-data": ca}})
+        clusters.append(
+            {
+                "name": name,
+                "cluster": {
+                    "server": f"https://127.0.0.1:{server['port']}",
+                    "certificate-authority-data": ca,
+                },
+            }
+        )
         contexts.append({"name": name, "context": {"cluster": name, "user": "admin"}})
     users.append({"name": "admin", "user": {"token": state["admin_token"]}})
     config = {

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Lint, type-check and run every test (unit and end-to-end on real local apiservers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"   # the plugin must be found by the real kubectl
+echo "== ruff"; ruff check .
+echo "== mypy"; mypy
+echo "== local apiserver binary"; python -m tests.localcluster build
+echo "== pytest"; pytest -q -p no:cacheprovider "$@"

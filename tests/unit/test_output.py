@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import yaml
+
+from kubectl_fed.output import Column, age, render
+
+ITEMS = [{"name": "a", "n": 1, "wide": "w"}, {"name": "b", "n": None, "wide": "x"}]
+COLUMNS = [
+    Column("NAME", lambda i: i["name"]),
+    Column("N", lambda i: i["n"]),
+    Column("WIDE", lambda i: i["wide"], wide_only=True),
+]
+
+
+def test_table_wide_and_no_headers() -> None:
+    lines = render(ITEMS, COLUMNS, "table").splitlines()
+    assert [line.split() for line in lines] == [["NAME", "N"], ["a", "1"], ["b", "<none>"]]
+    assert lines[1].index("1") == lines[0].index(" N") + 1  # columns line up
+    assert render(ITEMS, COLUMNS, "wide").splitlines()[0].split() == ["NAME", "N", "WIDE"]
+    assert render(ITEMS, COLUMNS, "table", no_headers=True).splitlines()[0].split() == ["a", "1"]
+
+
+def test_structured_and_name() -> None:
+    assert json.loads(render(ITEMS, COLUMNS, "json"))["items"] == ITEMS
+    assert yaml.safe_load(render(ITEMS, COLUMNS, "yaml"))["kind"] == "List"
+    assert render(ITEMS, COLUMNS, "name", name_of=lambda i: f"x/{i['name']}") == "x/a\nx/b"
+
+
+def test_age() -> None:
+    now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    assert age("2026-01-01T23:59:30Z", now) == "30s"
+    assert age("2026-01-01T23:50:00Z", now) == "10m"
+    assert age("2026-01-01T20:00:00Z", now) == "4h"
+    assert age("2025-12-20T00:00:00Z", now) == "13d"
+    assert age(None) == "<unknown>"
