@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubectl_fed import __version__
-from kubectl_fed.cli import clusters, config, init
+from kubectl_fed.cli import clusters, config, init, sync
 from kubectl_fed.cli.settings import Settings, host_options
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
@@ -51,5 +51,6 @@ for command in (
     clusters.uncordon,
     clusters.taint,
     config.config,
+    sync.sync,
 ):
     fed.add_command(command)

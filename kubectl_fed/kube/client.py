@@ -11,6 +11,7 @@ import atexit
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -33,6 +34,7 @@ from kubectl_fed.kube.errors import (
 )
 
 FIELD_MANAGER = "kubectl-fed"
+TRACE = bool(os.environ.get("KUBECTL_FED_TRACE"))
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRIES = 4
 
@@ -89,6 +91,8 @@ class Kube:
     ) -> Any:
         with self._lock:
             self.counts[method] += 1
+        if TRACE:  # method and path only: bodies may hold credentials
+            print(f"trace: {self.name} {method} {path}", file=sys.stderr)
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         headers = {"Accept": accept, "Content-Type": content_type}
         try:
@@ -156,7 +160,12 @@ class Kube:
         token: str | None = None
         while True:
             page = self.get(path, limit=500, **{"continue": token}, **query)
-            yield from page.get("items") or []
+            # List items carry no apiVersion/kind; the list says what they are.
+            kind = str(page.get("kind", "")).removesuffix("List")
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", page.get("apiVersion"))
+                item.setdefault("kind", kind)
+                yield item
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return

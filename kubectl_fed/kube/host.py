@@ -68,7 +68,9 @@ class Host:
 
     # ------------------------------------------------------------------ members
 
-    def connect_member(self, cluster: dict[str, Any], timeout: float | None) -> Kube:
+    def connect_member(
+        self, cluster: dict[str, Any], timeout: float | None, pool_size: int = 8
+    ) -> Kube:
         """A client for a member, from its Secret or, for `local` members, local state."""
         name = cluster["metadata"]["name"]
         spec = cluster.get("spec") or {}
@@ -79,7 +81,9 @@ class Host:
                     f"cluster {name!r} was joined with local credentials on another machine: "
                     f"join it here with `kubectl fed join {name} --credentials local --overwrite`"
                 )
-            return connect_context(entry.get("kubeconfig"), entry.get("context"), timeout)
+            return connect_context(
+                entry.get("kubeconfig"), entry.get("context"), timeout, pool_size
+            )
         secret_name = (spec.get("secretRef") or {}).get("name")
         if not secret_name:
             raise FedError(f"cluster {name!r} has no spec.secretRef")
@@ -92,7 +96,7 @@ class Host:
         credentials = credentials_from_secret(
             spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret
         )
-        return connect_credentials(name, credentials, timeout)
+        return connect_credentials(name, credentials, timeout, pool_size)
 
 
 def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]]:

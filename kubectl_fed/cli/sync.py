@@ -1,0 +1,194 @@
+"""`kubectl fed sync`: the reconcile loop, in the foreground."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kubectl_fed.cli.settings import host_options, settings
+
+if TYPE_CHECKING:
+    from kubectl_fed.sync.reconcile import PassReport
+
+
+@click.command()
+@host_options
+@click.option(
+    "--once",
+    is_flag=True,
+    help="One full pass, a summary, then exit: 0 all OK, 1 some cluster not OK, >1 on error.",
+)
+@click.option(
+    "--drift",
+    type=click.Choice(["correct", "report"]),
+    default="correct",
+    show_default=True,
+    help="A member object changed by someone else: put it back, or only report it.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Concurrent writes per member cluster.",
+)
+@click.option(
+    "--resync-period",
+    default="5m",
+    show_default=True,
+    help="Full pass at least this often, to catch anything a watch missed.",
+)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Exit at once (code 3) if another sync holds the lease, naming it.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "yaml"]),
+    default="table",
+    help="Summary format of --once.",
+)
+def sync(
+    once: bool, drift: str, workers: int, resync_period: str, no_wait: bool, output: str
+) -> None:
+    """Make the members match the federation: schedule, override, apply, collect status,
+    propagate deletions.
+
+    Runs until interrupted (SIGINT/SIGTERM finish the pass in flight, then exit 0),
+    reconciling on every change it watches; --once does a single pass.
+    """
+    from kubectl_fed.core.parsing import ParseError, parse_duration
+    from kubectl_fed.errors import FedError
+    from kubectl_fed.sync.lease import SyncLease
+    from kubectl_fed.sync.loop import Stopper, run_forever
+    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
+
+    try:
+        period = parse_duration(resync_period) or 300.0
+    except ParseError as err:
+        raise FedError(f"--resync-period: {err}") from None
+    s = settings()
+    host = s.host()
+    host.require_api()
+    lease = SyncLease(host.kube, s.namespace)
+    stopper = Stopper()
+    stopper.install()
+    lease.acquire(
+        wait=not no_wait,
+        on_wait=lambda holder: _log(f"waiting for the sync lease held by {holder}"),
+    )
+    try:
+        reconciler = Reconciler(
+            host, SyncOptions(drift=drift, workers=workers, timeout=s.timeout), progress=_progress()
+        )
+        if once:
+            report = reconciler.run_pass()
+            _print_summary(report, output)
+            sys.exit(0 if report.ok else 1)
+        from kubectl_fed.sync.snapshot import federated_types
+
+        _log(f"syncing {host.kube.server} (resync every {period:.0f}s); Ctrl-C to stop")
+        run_forever(host, reconciler, federated_types(host), period, _log_pass, stopper)
+        _log("stopped")
+    finally:
+        lease.release()
+        stopper.restore()
+
+
+def _log(message: str) -> None:
+    click.echo(f"sync: {message}", err=True)
+
+
+def _log_pass(report: PassReport) -> None:
+    bad = [o for o in report.objects if not o.ok]
+    _log(
+        f"pass: {len(report.objects)} objects, {len(bad)} not OK, {report.writes} writes, "
+        f"{report.seconds:.2f}s"
+    )
+    for obj in bad[:20]:
+        _log(f"  {obj.title}: {_problem(obj)}")
+
+
+def _progress() -> Any:
+    """A progress line on a terminal; nothing extra otherwise (the summary says it all)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(step: str) -> None:
+        click.echo(f"\rsync: writing {step}", err=True, nl=False)
+        done, _, total = step.partition("/")
+        if done == total:
+            click.echo("", err=True)
+
+    return show
+
+
+def _problem(obj: Any) -> str:
+    if obj.errors:
+        return "; ".join(obj.errors)
+    bad = [
+        f"{c}: {r.status}{' (' + r.message + ')' if r.message else ''}"
+        for c, r in sorted(obj.clusters.items())
+        if r.status != "OK" or r.drifted
+    ]
+    return ", ".join(bad)
+
+
+def _print_summary(report: PassReport, output: str) -> None:
+    from kubectl_fed.output import dump, table
+
+    rows = [
+        {
+            "object": o.title,
+            "clusters": {
+                c: {"status": str(r.status), **({"message": r.message} if r.message else {})}
+                for c, r in sorted(o.clusters.items())
+            },
+            "errors": o.errors,
+            "ok": o.ok and not o.drifted,
+            **({"retired": True} if o.retired else {}),
+        }
+        for o in sorted(report.objects, key=lambda o: o.title)
+    ]
+    if output != "table":
+        click.echo(
+            dump(
+                {
+                    "objects": rows,
+                    "writes": report.writes,
+                    "requests": report.requests,
+                    "unreachable": report.unreachable,
+                    "seconds": round(report.seconds, 3),
+                },
+                output,
+            )
+        )
+        return
+    lines = []
+    for obj in sorted(report.objects, key=lambda o: o.title):
+        ok = sum(1 for r in obj.clusters.values() if r.status == "OK")
+        state = (
+            "Deleted"
+            if obj.retired and not obj.clusters
+            else ("OK" if obj.ok and not obj.drifted else "NotOK")
+        )
+        lines.append(
+            [
+                obj.title,
+                f"{ok}/{len(obj.clusters)}",
+                state,
+                "" if obj.ok and not obj.drifted else _problem(obj)[:120],
+            ]
+        )
+    if lines:
+        click.echo(table(["OBJECT", "CLUSTERS OK", "STATUS", "MESSAGE"], lines))
+    bad = sum(1 for o in report.objects if not o.ok)
+    members = ", ".join(f"{n} unreachable" for n in report.unreachable)
+    click.echo(
+        f"{len(report.objects)} objects, {bad} not OK, {report.writes} writes, "
+        f"{report.seconds:.2f}s{'; ' + members if members else ''}"
+    )

@@ -1,0 +1,124 @@
+"""Where a workload keeps its pod spec, and the objects that pod spec refers to.
+
+The referenced ConfigMaps, Secrets, ServiceAccount and PersistentVolumeClaims are the
+workload's followers: they go wherever the workload goes, unless its policy sets
+`disableFollowerScheduling`. The references are the ones Kubernetes itself walks
+(`VisitPodSecretNames`, `VisitPodConfigmapNames`), as KubeAdmiral's follower controller does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+# (API group, kind) -> keys leading to the pod spec; the kinds KubeAdmiral knows, plus ReplicaSet.
+POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): ("spec",),
+    ("apps", "Deployment"): ("spec", "template", "spec"),
+    ("apps", "ReplicaSet"): ("spec", "template", "spec"),
+    ("apps", "StatefulSet"): ("spec", "template", "spec"),
+    ("apps", "DaemonSet"): ("spec", "template", "spec"),
+    ("batch", "Job"): ("spec", "template", "spec"),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+# Volume sources that name a Secret, and the keys leading to that name.
+_SECRET_VOLUME_REFS: dict[str, tuple[str, ...]] = {
+    "secret": ("secretName",),
+    "azureFile": ("secretName",),
+    "cephfs": ("secretRef", "name"),
+    "cinder": ("secretRef", "name"),
+    "flexVolume": ("secretRef", "name"),
+    "iscsi": ("secretRef", "name"),
+    "rbd": ("secretRef", "name"),
+    "scaleIO": ("secretRef", "name"),
+    "storageos": ("secretRef", "name"),
+    "csi": ("nodePublishSecretRef", "name"),
+}
+
+Reference = tuple[str, str]
+
+# Present in every namespace of every cluster, made there by Kubernetes itself: never followers.
+# (kube-root-ca.crt is what the service account token volume of a live pod projects.)
+_EVERYWHERE = frozenset({("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")})
+
+
+def api_group(obj: dict[str, Any]) -> str:
+    """`apps/v1` -> `apps`; the core group (`v1`) is the empty string."""
+    group, _, _version = str(obj.get("apiVersion", "")).rpartition("/")
+    return group
+
+
+def pod_spec_path(obj: dict[str, Any]) -> tuple[str, ...] | None:
+    """The keys leading to the pod spec of a workload kind, None for other kinds."""
+    return POD_SPEC_PATHS.get((api_group(obj), str(obj.get("kind", ""))))
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod spec of a workload, None when the kind has none or the object lacks it."""
+    path = pod_spec_path(obj)
+    node: Any = obj if path else None
+    for key in path or ():
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def referenced_objects(workload: dict[str, Any]) -> list[Reference]:
+    """(kind, name) of the ConfigMaps, Secrets, ServiceAccount and PVCs the pod spec uses.
+
+    Sorted and without duplicates. The `default` ServiceAccount and the `kube-root-ca.crt`
+    ConfigMap, which Kubernetes makes in every namespace, never follow. Objects that are
+    not workloads reference nothing.
+    """
+    spec = pod_spec(workload)
+    if spec is None:
+        return []
+    refs = set(_pod_refs(spec))
+    for container in _items(spec, *CONTAINER_LISTS):
+        refs.update(_container_refs(container))
+    for volume in _items(spec, "volumes"):
+        refs.update(_volume_refs(volume))
+    return sorted(ref for ref in refs if ref[1] and ref not in _EVERYWHERE)
+
+
+def _pod_refs(spec: dict[str, Any]) -> Iterator[Reference]:
+    for pull_secret in _items(spec, "imagePullSecrets"):
+        yield "Secret", _name_at(pull_secret, "name")
+    yield "ServiceAccount", _name_at(spec, "serviceAccountName") or _name_at(spec, "serviceAccount")
+
+
+def _container_refs(container: dict[str, Any]) -> Iterator[Reference]:
+    for source in _items(container, "envFrom"):
+        yield "ConfigMap", _name_at(source, "configMapRef", "name")
+        yield "Secret", _name_at(source, "secretRef", "name")
+    for env in _items(container, "env"):
+        yield "ConfigMap", _name_at(env, "valueFrom", "configMapKeyRef", "name")
+        yield "Secret", _name_at(env, "valueFrom", "secretKeyRef", "name")
+
+
+def _volume_refs(volume: dict[str, Any]) -> Iterator[Reference]:
+    yield "ConfigMap", _name_at(volume, "configMap", "name")
+    yield "PersistentVolumeClaim", _name_at(volume, "persistentVolumeClaim", "claimName")
+    for source, keys in _SECRET_VOLUME_REFS.items():
+        yield "Secret", _name_at(volume, source, *keys)
+    projected = volume.get("projected")
+    for projection in _items(projected if isinstance(projected, dict) else {}, "sources"):
+        yield "ConfigMap", _name_at(projection, "configMap", "name")
+        yield "Secret", _name_at(projection, "secret", "name")
+
+
+def _items(obj: dict[str, Any], *keys: str) -> Iterator[dict[str, Any]]:
+    """The dict entries of the lists under `keys`, skipping anything malformed."""
+    for key in keys:
+        entries = obj.get(key)
+        if isinstance(entries, list):
+            yield from (entry for entry in entries if isinstance(entry, dict))
+
+
+def _name_at(obj: dict[str, Any], *keys: str) -> str:
+    node: Any = obj
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, str) else ""

@@ -1,0 +1,122 @@
+"""Status of a federated object: the per-cluster codes, the Propagated condition, and the
+workload status summed over the members and written back to the template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+
+class ClusterStatus(str, Enum):
+    """The per-cluster propagation codes of `status.clusters[].status` (KubeAdmiral's)."""
+
+    OK = "OK"
+    PENDING_CREATE = "PendingCreate"
+    WAITING_FOR_REMOVAL = "WaitingForRemoval"
+    CLUSTER_NOT_READY = "ClusterNotReady"
+    CLUSTER_TERMINATING = "ClusterTerminating"
+    APPLY_OVERRIDES_FAILED = "ApplyOverridesFailed"
+    CREATION_FAILED = "CreationFailed"
+    UPDATE_FAILED = "UpdateFailed"
+    DELETION_FAILED = "DeletionFailed"
+    RETRIEVAL_FAILED = "RetrievalFailed"
+    ALREADY_EXISTS = "AlreadyExists"
+    MANAGED_LABEL_FALSE = "ManagedLabelFalse"
+    FIELD_RETENTION_FAILED = "FieldRetentionFailed"
+    CREATION_TIMED_OUT = "CreationTimedOut"
+    UPDATE_TIMED_OUT = "UpdateTimedOut"
+    DELETION_TIMED_OUT = "DeletionTimedOut"
+
+    def __str__(self) -> str:  # the code itself, in messages and documents alike
+        return str(self.value)
+
+
+PROPAGATED = "Propagated"
+CHECK_CLUSTERS = "CheckClusters"
+_MESSAGE_CLUSTERS = 5  # how many failing clusters the condition's message names
+
+# The counts each kind reports, summed over the members.
+COUNTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "Deployment": (
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "unavailableReplicas",
+    ),
+    "ReplicaSet": ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"),
+    "StatefulSet": (
+        "replicas",
+        "readyReplicas",
+        "currentReplicas",
+        "updatedReplicas",
+        "availableReplicas",
+    ),
+    "DaemonSet": (
+        "desiredNumberScheduled",
+        "currentNumberScheduled",
+        "updatedNumberScheduled",
+        "numberReady",
+        "numberAvailable",
+        "numberUnavailable",
+        "numberMisscheduled",
+    ),
+    "Job": ("active", "succeeded", "failed"),
+}
+
+
+def aggregate_workload_status(
+    kind: str,
+    member_statuses: Mapping[str, Mapping[str, Any] | None],
+    template_generation: int,
+    current: Mapping[str, bool],
+) -> dict[str, Any]:
+    """The template's status: each count of `kind` summed over the clusters that report it.
+
+    A count no member reports is left out; a member with no status yet (None) adds nothing.
+    `observedGeneration` is `template_generation` only when every cluster in
+    `member_statuses` is current (`current[cluster]` true: it runs the latest template and
+    has observed it), which holds trivially for no clusters; otherwise it is left out, so
+    `kubectl rollout status`-style waiters keep waiting. Kinds without counts get `{}`.
+    """
+    fields = COUNTED_FIELDS.get(kind)
+    if fields is None:
+        return {}
+    reported = [status for status in member_statuses.values() if status]
+    aggregated: dict[str, Any] = {}
+    for field in fields:
+        values = [status[field] for status in reported if isinstance(status.get(field), int)]
+        if values:
+            aggregated[field] = sum(values)
+    if all(current.get(cluster, False) for cluster in member_statuses):
+        aggregated["observedGeneration"] = template_generation
+    return aggregated
+
+
+def propagated_condition(cluster_statuses: Mapping[str, str], now: str) -> dict[str, Any]:
+    """The `Propagated` condition: True when every cluster is OK (or there is none).
+
+    Otherwise False, reason `CheckClusters`, and a message naming the first few clusters
+    that are not OK, by name. Both times are `now`: the caller keeps the previous
+    `lastTransitionTime` when the status has not changed.
+    """
+    failing = sorted(
+        (cluster, status) for cluster, status in cluster_statuses.items() if status != "OK"
+    )
+    return {
+        "type": PROPAGATED,
+        "status": "False" if failing else "True",
+        "reason": CHECK_CLUSTERS if failing else "",
+        "message": _not_ok_message(failing, len(cluster_statuses)) if failing else "",
+        "lastTransitionTime": now,
+        "lastUpdateTime": now,
+    }
+
+
+def _not_ok_message(failing: list[tuple[str, str]], total: int) -> str:
+    named = ", ".join(f"{cluster} ({status})" for cluster, status in failing[:_MESSAGE_CLUSTERS])
+    unnamed = len(failing) - _MESSAGE_CLUSTERS
+    return f"{len(failing)} of {total} clusters not OK: {named}" + (
+        f" and {unnamed} more" if unnamed > 0 else ""
+    )

@@ -1,0 +1,130 @@
+"""One consistent read of the host: clusters, policies, templates and federated objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_fed.core import api
+from kubectl_fed.core.federate import (
+    CLUSTER_PROPAGATION_POLICY_LABEL,
+    PROPAGATION_POLICY_LABEL,
+    is_federation_disabled,
+    policy_of,
+)
+from kubectl_fed.kube.client import path_for
+from kubectl_fed.kube.errors import NotFound
+from kubectl_fed.kube.host import Host, fed_path
+from kubectl_fed.sync.types import V1_COMPAT_KINDS, FederatedType, types_with_configs
+
+SETTINGS_CONFIGMAP = "kubectl-fed-settings"
+V1_COMPAT_KEY = "v1-compat"
+# Namespaces whose objects are the host's own, never templates.
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+Object = dict[str, Any]
+
+
+def key_of(obj: Object) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name"))
+
+
+@dataclass
+class Template:
+    """A native object in the host that the federation propagates."""
+
+    type: FederatedType
+    obj: Object
+    v1_compat: bool = False  # federated by `init --v1-compat`, not by a policy label
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return key_of(self.obj)
+
+
+@dataclass
+class HostSnapshot:
+    clusters: list[Object]
+    types: list[FederatedType]
+    policies: dict[tuple[str, str, str], Object]  # (kind, namespace, name)
+    templates: list[Template]
+    federated_objects: list[Object]
+    v1_compat: bool
+    unserved: list[str] = field(default_factory=list)
+
+    def policy(self, kind: str, namespace: str, name: str) -> Object | None:
+        scoped = namespace if kind in NAMESPACED_POLICY_KINDS else ""
+        return self.policies.get((kind, scoped, name))
+
+
+POLICY_KINDS = (
+    ("PropagationPolicy", api.PROPAGATION_POLICIES, True),
+    ("ClusterPropagationPolicy", api.CLUSTER_PROPAGATION_POLICIES, False),
+    ("OverridePolicy", api.OVERRIDE_POLICIES, True),
+    ("ClusterOverridePolicy", api.CLUSTER_OVERRIDE_POLICIES, False),
+)
+NAMESPACED_POLICY_KINDS = frozenset(kind for kind, _, namespaced in POLICY_KINDS if namespaced)
+
+
+def load(host: Host) -> HostSnapshot:
+    kube = host.kube
+    clusters = host.clusters()
+    types = federated_types(host)
+    policies: dict[tuple[str, str, str], Object] = {}
+    for kind, plural, namespaced in POLICY_KINDS:
+        for item in kube.list_all(fed_path(plural)):
+            namespace = item["metadata"].get("namespace", "") if namespaced else ""
+            policies[(kind, namespace, item["metadata"]["name"])] = item
+    v1_compat = read_v1_compat(host)
+    templates, unserved = _templates(host, types, v1_compat)
+    federated_objects = [
+        *kube.list_all(fed_path(api.FEDERATED_OBJECTS)),
+        *kube.list_all(fed_path(api.CLUSTER_FEDERATED_OBJECTS)),
+    ]
+    return HostSnapshot(
+        clusters, types, policies, templates, federated_objects, v1_compat, unserved
+    )
+
+
+def federated_types(host: Host) -> list[FederatedType]:
+    return types_with_configs(list(host.kube.list_all(fed_path(api.FEDERATED_TYPE_CONFIGS))))
+
+
+def read_v1_compat(host: Host) -> bool:
+    try:
+        settings = host.kube.get(
+            f"/api/v1/namespaces/{host.fed_namespace}/configmaps/{SETTINGS_CONFIGMAP}"
+        )
+    except NotFound:
+        return False
+    return (settings.get("data") or {}).get(V1_COMPAT_KEY) == "true"
+
+
+def _templates(
+    host: Host, types: list[FederatedType], v1_compat: bool
+) -> tuple[list[Template], list[str]]:
+    """Objects labelled with a policy (two selectors: labels cannot be ORed), plus with
+    v1 compatibility every policy-less ReplicaSet and Deployment."""
+    found: dict[tuple[str, str, str], Template] = {}
+    unserved = []
+    for ftype in types:
+        path = path_for(ftype.resource)
+        try:
+            for label in (PROPAGATION_POLICY_LABEL, CLUSTER_PROPAGATION_POLICY_LABEL):
+                for obj in host.kube.list_all(path, labelSelector=label):
+                    _add(found, Template(ftype, obj))
+            if v1_compat and ftype.kind in V1_COMPAT_KINDS and ftype.group == "apps":
+                for obj in host.kube.list_all(path):
+                    if policy_of(obj) is None:
+                        _add(found, Template(ftype, obj, v1_compat=True))
+        except NotFound:
+            unserved.append(ftype.describe())
+    return list(found.values()), unserved
+
+
+def _add(found: dict[tuple[str, str, str], Template], template: Template) -> None:
+    namespace, name = template.key
+    if namespace in SYSTEM_NAMESPACES or is_federation_disabled(template.obj):
+        return
+    found[(template.type.kind, namespace, name)] = template
