@@ -94,13 +94,24 @@ def join(
 @click.command()
 @click.argument("name", shell_complete=complete_members)
 @host_options
-def unjoin(name: str) -> None:
-    """Remove member NAME and its credentials. Objects already in it are left as they are."""
+@click.option(
+    "--cascade",
+    type=click.Choice(["orphan", "delete"]),
+    default="orphan",
+    show_default=True,
+    help="What happens to the federation's objects in that member: orphan leaves them "
+    "running without the federation's marks; delete removes them.",
+)
+def unjoin(name: str, cascade: str) -> None:
+    """Remove member NAME and its credentials."""
     from kubectl_fed.ops.membership import unjoin as do_unjoin
 
     s = settings()
-    do_unjoin(s.host(), name)
-    click.echo(f"cluster {name} unjoined")
+    handled, warning = do_unjoin(s.host(), name, cascade, s.timeout)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    verb = "deleted" if cascade == "delete" else "orphaned"
+    click.echo(f"cluster {name} unjoined ({handled} objects {verb})")
 
 
 def _cluster_columns() -> list[Any]:

@@ -17,7 +17,14 @@ from kubectl_fed.cli.settings import dry_run_option, host_options, settings
     default="text",
     help="With --dry-run=client: print the objects init would apply.",
 )
-def init(dry_run: str, output: str) -> None:
+@click.option(
+    "--v1-compat/--no-v1-compat",
+    default=None,
+    help="Federation v1 compatibility: every ReplicaSet and Deployment without a policy "
+    "label goes to all Ready clusters, replicas divided by its v1 preferences annotation "
+    "(equally without one). Recorded in the host; omitted: unchanged.",
+)
+def init(dry_run: str, output: str, v1_compat: bool | None) -> None:
     """Install the federation API (CRDs and fed namespace) into the host.
 
     Idempotent: a second run changes nothing and says so; a newer kubectl-fed
@@ -29,7 +36,7 @@ def init(dry_run: str, output: str) -> None:
     if dry_run == "client":
         from kubectl_fed.ops.init import desired_objects
 
-        objects = desired_objects(s.namespace)
+        objects = desired_objects(s.namespace, v1_compat)
         if output == "text":
             for obj in objects:
                 click.echo(f"{obj['kind'].lower()}/{obj['metadata']['name']} (dry run)")
@@ -39,7 +46,7 @@ def init(dry_run: str, output: str) -> None:
     from kubectl_fed.ops.init import install
 
     host = s.host()
-    changes = install(host.kube, s.namespace, dry_run=dry_run == "server")
+    changes = install(host.kube, s.namespace, v1_compat, dry_run=dry_run == "server")
     suffix = " (server dry run)" if dry_run == "server" else ""
     for change in changes:
         click.echo(f"{change.kind.lower()}/{change.name} {change.action}{suffix}")

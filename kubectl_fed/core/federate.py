@@ -50,7 +50,11 @@ FEDERATION_ANNOTATIONS = frozenset(
 # Dropped from the template and kept nowhere: the sync loop stamps the member marks itself
 # (a template adopted from a member must not carry `managed: "false"` to every cluster), and
 # KubeAdmiral's host-side bookkeeping means nothing to a member.
-_MEMBER_MARK_LABELS = frozenset({MANAGED_LABEL})
+# kubectl-fed stamps `adopted` (and its applied hash) as labels: an annotation change bumps a
+# Deployment's generation, and adoption must leave it as it is. KubeAdmiral's annotation
+# spelling is still recognised and removed.
+APPLIED_HASH_LABEL = "kubectl-fed.io/applied-hash"
+_MEMBER_MARK_LABELS = frozenset({MANAGED_LABEL, ADOPTED_ANNOTATION, APPLIED_HASH_LABEL})
 _MEMBER_MARK_ANNOTATIONS = frozenset({ADOPTED_ANNOTATION})
 _HOST_ONLY_ANNOTATIONS = frozenset({"kubeadmiral.io/latest-replicaset-digests"})
 _HOST_ONLY_ANNOTATION_PREFIX = "internal.kubeadmiral.io/"

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
+from typing import NamedTuple
 
 Preferences = Mapping[str, Mapping[str, int | None]]
 """Cluster name or ``"*"`` -> ``{"minReplicas", "maxReplicas", "weight"}``."""
@@ -80,6 +81,18 @@ class _Preference:
     soft_cap: int | None = None  # estimated capacity: what goes beyond is overflow
 
 
+class _Records(NamedTuple):
+    """Preference records with what sorting them in plan order needs."""
+
+    records: list[_Preference]
+    names: list[str]
+    negated_weights: list[int]
+
+    @classmethod
+    def of(cls, records: list[_Preference]) -> _Records:
+        return cls(records, [r.cluster for r in records], [-r.weight for r in records])
+
+
 class PreparedPreferences(Mapping[str, Mapping[str, int | None]]):
     """Preferences checked once, for a caller that plans many objects with the same
     ones: ``plan`` and ``plan_v1`` take it as their ``preferences`` and skip the checks.
@@ -90,9 +103,9 @@ class PreparedPreferences(Mapping[str, Mapping[str, int | None]]):
     __slots__ = ("_entries", "_parsed", "_records")
 
     def __init__(self, preferences: Preferences) -> None:
+        self._parsed = {name: _parse_entry(name, e) for name, e in preferences.items()}
         self._entries = {name: MappingProxyType(dict(e)) for name, e in preferences.items()}
-        self._parsed = {name: _parse_entry(name, e) for name, e in self._entries.items()}
-        self._records: dict[str, _Preference] = {}
+        self._records: dict[tuple[str, ...], _Records] = {}
 
     def __getitem__(self, name: str) -> Mapping[str, int | None]:
         return self._entries[name]
@@ -103,16 +116,19 @@ class PreparedPreferences(Mapping[str, Mapping[str, int | None]]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _record(self, cluster: str) -> _Preference | None:
-        """The cluster's uncapped record, built once."""
-        record = self._records.get(cluster)
-        if record is None:
-            parsed = self._parsed.get(cluster) or self._parsed.get(_WILDCARD)
-            if parsed is None:
-                return None
-            minimum, maximum, weight = parsed
-            record = self._records[cluster] = _Preference(cluster, minimum, weight, maximum)
-        return record
+    def _records_for(self, clusters: Sequence[str]) -> _Records:
+        """Records for these clusters; one caller mostly plans over the same few lists."""
+        key = tuple(clusters)
+        records = self._records.get(key)
+        if records is None:
+            if len(self._records) >= 64:
+                self._records.clear()
+            wildcard = self._parsed.get(_WILDCARD)
+            found = ((c, self._parsed.get(c, wildcard)) for c in clusters)
+            records = self._records[key] = _Records.of(
+                [_Preference(c, p[0], p[2], p[1]) for c, p in found if p is not None]
+            )
+        return records
 
 
 def plan_v1(
@@ -203,25 +219,27 @@ def plan(
         keep_unschedulable = True
     desired, overflow = _desired_plan(ordered, total, keep_unschedulable)
     if not avoid_disruption:
-        return desired, overflow
+        return _by_name(desired), _by_name(overflow)
 
-    running = dict.fromkeys(desired, 0)
-    for cluster, count in current.items():
-        if cluster in running:
-            running[cluster] = _capped(_capped(count, limited.get(cluster)), estimated.get(cluster))
+    running = {cluster: current.get(cluster, 0) for cluster in desired}
+    if limited or estimated:
+        running = {
+            cluster: _capped(_capped(count, limited.get(cluster)), estimated.get(cluster))
+            for cluster, count in running.items()
+        }
     running_total = sum(running.values())
     desired_total = sum(desired.values())
     if running_total == 0:
         # Scaling up from nothing, by weights equal to the desired counts, gives exactly
         # the desired plan: skip the second pass.
-        return desired, overflow
+        return _by_name(desired), _by_name(overflow)
     if running_total > desired_total:
         surplus = running_total - desired_total
         running = _scale_down(ordered, running, desired, surplus, tie_breaks)
     elif running_total < desired_total:
         deficit = desired_total - running_total
         running = _scale_up(ordered, running, desired, deficit, preferences, tie_breaks)
-    return _by_name(running), overflow
+    return _by_name(running), _by_name(overflow)
 
 
 def _desired_plan(
@@ -233,7 +251,7 @@ def _desired_plan(
     remaining = _weighted_rounds(ordered, assigned, remaining, overflow, True, None)
     if not keep_unschedulable:
         overflow = _trim_overflow(overflow, remaining)
-    return _by_name(assigned), _by_name(overflow)
+    return assigned, overflow
 
 
 def _scale_down(
@@ -371,20 +389,21 @@ def _ordered_preferences(
 ) -> tuple[list[_Preference], dict[str, int]]:
     """The clusters that have a preference, by weight descending then tie-break hash,
     and each one's tie-break hash."""
-    records = _records(clusters, preferences)
+    if isinstance(preferences, PreparedPreferences):
+        records, names, negated_weights = preferences._records_for(clusters)
+    else:
+        records, names, negated_weights = _Records.of(_parsed_records(clusters, preferences))
     if hard_caps or soft_caps:
         records = [
             _with_caps(r, hard_caps.get(r.cluster), soft_caps.get(r.cluster)) for r in records
         ]
-    names = [r.cluster for r in records]
-    tie_breaks = dict(zip(names, tie_break_hashes(names, key), strict=True))
-    return _in_plan_order(records, tie_breaks), tie_breaks
+    hashes = tie_break_hashes(names, key)
+    # Names are unique, so the records themselves are never compared.
+    ordered = [r for *_, r in sorted(zip(negated_weights, hashes, names, records, strict=True))]
+    return ordered, dict(zip(names, hashes, strict=True))
 
 
-def _records(clusters: Sequence[str], preferences: Preferences) -> list[_Preference]:
-    if isinstance(preferences, PreparedPreferences):
-        found = (preferences._record(cluster) for cluster in clusters)
-        return [record for record in found if record is not None]
+def _parsed_records(clusters: Sequence[str], preferences: Preferences) -> list[_Preference]:
     wildcard = preferences.get(_WILDCARD)
     records = []
     for cluster in clusters:
@@ -459,6 +478,10 @@ def _count(name: str, value: object) -> int:
 def _checked_counts(name: str, counts: Mapping[str, int] | None) -> Mapping[str, int]:
     if not counts:
         return {}
+    values = counts.values()
+    # One pass in C for the usual valid map; the slow path names the bad entry.
+    if set(map(type, values)) == {int} and min(values) >= 0 and max(values) < _UNLIMITED:
+        return counts
     for cluster, value in counts.items():
         _count(f"{name}[{cluster!r}]", value)
     return counts

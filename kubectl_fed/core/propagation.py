@@ -15,15 +15,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_fed.core.federate import ADOPTED_ANNOTATION, MANAGED_LABEL
+from kubectl_fed.core.federate import ADOPTED_ANNOTATION, APPLIED_HASH_LABEL, MANAGED_LABEL
 from kubectl_fed.core.overrides import apply_patches
 from kubectl_fed.core.retain import retain_member_fields, strip_replicas
 from kubectl_fed.core.status import ClusterStatus
 
-APPLIED_HASH_ANNOTATION = "kubectl-fed.io/applied-hash"
+ADOPTED_LABEL = ADOPTED_ANNOTATION  # same key; a label here (see core.federate)
+# The host's client-side-apply record describes the host's object: sent to a member it
+# would mislead `kubectl apply` there (and, as an annotation change, bump a Deployment's
+# generation on adoption).
+HOST_ONLY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 # Marks a member copy carries; orphaning removes exactly these.
-MEMBER_MARK_LABELS = (MANAGED_LABEL,)
-MEMBER_MARK_ANNOTATIONS = (ADOPTED_ANNOTATION, APPLIED_HASH_ANNOTATION)
+MEMBER_MARK_LABELS = (MANAGED_LABEL, ADOPTED_LABEL, APPLIED_HASH_LABEL)
+MEMBER_MARK_ANNOTATIONS = (ADOPTED_ANNOTATION,)
 # Metadata the server owns: never compared, never a reason to write.
 SERVER_METADATA = frozenset(
     {
@@ -58,12 +62,17 @@ def member_object(
     if retain_replicas:
         obj = strip_replicas(obj, replicas_path)  # the member's HPA owns the field
     metadata = obj.setdefault("metadata", {})
-    metadata.setdefault("labels", {})[MANAGED_LABEL] = "true"
-    annotations = metadata.setdefault("annotations", {})
-    annotations.pop(APPLIED_HASH_ANNOTATION, None)
+    annotations = metadata.get("annotations") or {}
+    for key in HOST_ONLY_ANNOTATIONS:
+        annotations.pop(key, None)
+    if "annotations" in metadata and not annotations:
+        del metadata["annotations"]
+    labels = metadata.setdefault("labels", {})
+    labels.pop(APPLIED_HASH_LABEL, None)
+    labels[MANAGED_LABEL] = "true"
     if adopted:
-        annotations[ADOPTED_ANNOTATION] = "true"
-    annotations[APPLIED_HASH_ANNOTATION] = content_hash(obj)
+        labels[ADOPTED_LABEL] = "true"
+    labels[APPLIED_HASH_LABEL] = content_hash(obj)
     return obj
 
 
@@ -121,8 +130,7 @@ def decide(
             "an object not managed by the federation exists: add "
             "kubeadmiral.io/conflict-resolution: adopt to the template to take it over",
         )
-    live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(APPLIED_HASH_ANNOTATION)
-    if live_hash != desired["metadata"]["annotations"][APPLIED_HASH_ANNOTATION]:
+    if labels.get(APPLIED_HASH_LABEL) != desired["metadata"]["labels"][APPLIED_HASH_LABEL]:
         return Decision("update", ClusterStatus.OK)
     drifted = tuple(differences(desired, live))
     if not drifted:
@@ -204,5 +212,8 @@ def is_managed(live: Object) -> bool:
 
 
 def is_adopted(live: Object) -> bool:
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    return annotations.get(ADOPTED_ANNOTATION) == "true"
+    metadata = live.get("metadata") or {}
+    return "true" in (
+        (metadata.get("labels") or {}).get(ADOPTED_LABEL),
+        (metadata.get("annotations") or {}).get(ADOPTED_ANNOTATION),
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Final, NamedTuple
@@ -32,7 +32,7 @@ from kubectl_fed.core.planner import (
 
 @dataclass(frozen=True)
 class ClusterInfo:
-    """A FederatedCluster as selection sees it. Treat it as immutable: hashes are cached.
+    """A FederatedCluster as selection sees it.
 
     ``api_resources`` holds ``group/version/plural`` strings (``v1/configmaps`` for the
     core group); ``None`` means not yet discovered, and is taken as "served".
@@ -44,16 +44,51 @@ class ClusterInfo:
     ready: bool = True
     api_resources: Set[str] | None = None
 
-    @cached_property
-    def trigger_hashes(self) -> tuple[str, str, str]:
-        """Short hashes of the labels, taints and API resources, for the fingerprint."""
-        # Only key, value and effect decide scheduling (timeAdded does not), as in KubeAdmiral.
-        taints = sorted(
-            (str(t.get("key", "")), str(t.get("value", "")), str(t.get("effect", "")))
-            for t in self.taints
-        )
-        resources = None if self.api_resources is None else sorted(self.api_resources)
-        return _short_hash(dict(self.labels)), _short_hash(taints), _short_hash(resources)
+
+_TRIGGER_PARTS: Final = ("labels", "taints", "apiResources")
+
+
+class ClusterSet:
+    """The member clusters, deduplicated by name and hashed for fingerprints.
+
+    ``select_clusters`` takes a plain list too; a sync pass builds one ClusterSet and
+    passes it to every call, so that this work, and the policy's verdict on each
+    cluster, is done once. The clusters must not change while the set is in use.
+    """
+
+    __slots__ = ("_hashes", "by_name", "warnings")
+
+    def __init__(self, clusters: Iterable[ClusterInfo]) -> None:
+        self.by_name: dict[str, ClusterInfo] = {}
+        self.warnings: list[str] = []
+        for cluster in clusters:
+            if cluster.name in self.by_name:
+                self.warnings.append(f"cluster {cluster.name!r} is listed twice; the first is used")
+            else:
+                self.by_name[cluster.name] = cluster
+        hashes = {name: _trigger_hashes(c) for name, c in self.by_name.items()}
+        self._hashes = {
+            part: {name: h[i] for name, h in hashes.items()}
+            for i, part in enumerate(_TRIGGER_PARTS)
+        }
+
+    def fingerprint(self, policy_hash: str, replicas: int | None) -> dict[str, Any]:
+        """What a decision depends on, per trigger; per-cluster hashes tell a joined
+        cluster from a changed one, as KubeAdmiral's scheduling-triggers annotation does."""
+        fingerprint: dict[str, Any] = {"policy": policy_hash, "replicas": replicas}
+        for part, hashes in self._hashes.items():
+            fingerprint[part] = dict(hashes)
+        return fingerprint
+
+
+def _trigger_hashes(cluster: ClusterInfo) -> tuple[str, str, str]:
+    # Only key, value and effect decide scheduling (timeAdded does not), as in KubeAdmiral.
+    taints = sorted(
+        (str(t.get("key", "")), str(t.get("value", "")), str(t.get("effect", "")))
+        for t in cluster.taints
+    )
+    resources = None if cluster.api_resources is None else sorted(cluster.api_resources)
+    return _short_hash(dict(cluster.labels)), _short_hash(taints), _short_hash(resources)
 
 
 @dataclass(frozen=True)
@@ -161,7 +196,7 @@ _V1_EQUAL_SPREAD: Final[Preferences] = {"*": {"weight": 1}}
 
 def select_clusters(
     policy: Policy | Mapping[str, Any] | None,
-    clusters: Sequence[ClusterInfo],
+    clusters: ClusterSet | Sequence[ClusterInfo],
     workload: WorkloadInfo,
     current: CurrentPlacement | None = None,
 ) -> SchedulingResult:
@@ -171,11 +206,13 @@ def select_clusters(
     try:
         return _select(policy, clusters, workload, current)
     except Exception as exc:  # the sync loop needs a status to show, not a traceback
-        return _kept(clusters, current, Reason.KEPT_ON_ERROR, "internal error", [_internal(exc)])
+        return _kept(
+            _names(clusters), current, Reason.KEPT_ON_ERROR, "internal error", [_internal(exc)]
+        )
 
 
 def select_clusters_v1(
-    clusters: Sequence[ClusterInfo],
+    clusters: ClusterSet | Sequence[ClusterInfo],
     workload: WorkloadInfo,
     current: CurrentPlacement | None = None,
 ) -> SchedulingResult:
@@ -189,7 +226,9 @@ def select_clusters_v1(
     try:
         return _select_v1(clusters, workload, current)
     except Exception as exc:  # the sync loop needs a status to show, not a traceback
-        return _kept(clusters, current, Reason.KEPT_ON_ERROR, "internal error", [_internal(exc)])
+        return _kept(
+            _names(clusters), current, Reason.KEPT_ON_ERROR, "internal error", [_internal(exc)]
+        )
 
 
 # ------------------------------------------------------------------ policy parsing
@@ -238,9 +277,10 @@ class _PlacementPreference:
 
 
 class _Verdict(NamedTuple):
-    excluded: ClusterReason | None  # why the cluster can never have the object
-    no_schedule: str | None  # an untolerated NoSchedule taint...
-    blocked: ClusterReason | None  # ...which excludes the cluster unless it holds the object
+    reason: ClusterReason | None  # why the cluster is left out; None when it fits
+    # The untolerated NoSchedule taint behind ``reason``: a cluster that already holds
+    # the object keeps it anyway.
+    no_schedule: str | None = None
 
 
 @dataclass
@@ -263,21 +303,21 @@ class Policy:
     sticky: bool = False
     triggers: dict[str, bool] = field(default_factory=lambda: dict(_TRIGGER_DEFAULTS))
     avoid_disruption: bool = True
-    # (cluster, API resource) -> (the ClusterInfo judged, its verdict). Clusters change
-    # by being replaced, so the identity check sends a changed cluster to a new verdict.
-    _verdicts: dict[tuple[str, str], tuple[ClusterInfo, _Verdict]] = field(
+    # API resource -> (the ClusterSet judged, a verdict per cluster). A new cluster list
+    # comes as a new ClusterSet, which the identity check sends to fresh verdicts.
+    _verdicts: dict[str, tuple[ClusterSet, list[tuple[str, _Verdict]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
-    def verdict(self, cluster: ClusterInfo, api_resource: str) -> _Verdict:
-        """Whether the policy lets ``cluster`` have objects of ``api_resource``; memoized,
+    def verdicts(self, clusters: ClusterSet, api_resource: str) -> list[tuple[str, _Verdict]]:
+        """Whether the policy lets each cluster have objects of ``api_resource``; memoized,
         since every object the policy places asks the same of every cluster."""
-        cached = self._verdicts.get((cluster.name, api_resource))
-        if cached is not None and cached[0] is cluster:
+        cached = self._verdicts.get(api_resource)
+        if cached is not None and cached[0] is clusters:
             return cached[1]
-        verdict = _judge(cluster, self, api_resource)
-        self._verdicts[(cluster.name, api_resource)] = (cluster, verdict)
-        return verdict
+        verdicts = [(n, _judge(c, self, api_resource)) for n, c in clusters.by_name.items()]
+        self._verdicts[api_resource] = (clusters, verdicts)
+        return verdicts
 
     @cached_property
     def has_weights(self) -> bool:
@@ -584,32 +624,31 @@ def _v1_preferences(
 
 def _select(
     policy_or_spec: Policy | Mapping[str, Any] | None,
-    clusters: Sequence[ClusterInfo],
+    clusters: ClusterSet | Sequence[ClusterInfo],
     workload: WorkloadInfo,
     current: CurrentPlacement,
 ) -> SchedulingResult:
     policy = policy_or_spec if isinstance(policy_or_spec, Policy) else parse_policy(policy_or_spec)
-    problems = _Problems(policy.errors, policy.warnings)
+    fleet = clusters if isinstance(clusters, ClusterSet) else ClusterSet(clusters)
+    problems = _Problems(policy.errors, [*policy.warnings, *fleet.warnings])
     _check_workload(workload, problems)
     v1 = _parse_v1_annotation(workload, problems)
-    known = _unique_clusters(clusters, problems)
-    _warn_unknown_names("spec.placement", policy.placement, known, problems)
+    _warn_unknown_names("spec.placement", policy.placement, fleet, problems)
     if v1 is not None:
-        _warn_unknown_names(f"annotation {v1.annotation}", v1.clusters, known, problems)
+        _warn_unknown_names(f"annotation {v1.annotation}", v1.clusters, fleet, problems)
+    known = list(fleet.by_name)
     if problems.errors:
         why = "the policy or the object has errors"
-        return _kept(
-            clusters, current, Reason.KEPT_ON_ERROR, why, problems.errors, problems.warnings
-        )
+        return _kept(known, current, Reason.KEPT_ON_ERROR, why, problems.errors, problems.warnings)
 
     policy_hash = policy.content_hash if v1 is None else _short_hash([policy.content_hash, v1.raw])
-    fingerprint = _fingerprint(policy_hash, workload.replicas, known)
+    fingerprint = fleet.fingerprint(policy_hash, workload.replicas)
     previous = _readable_fingerprint(current.fingerprint, problems)
     if policy.sticky and current.clusters:
         _warn_sticky_replicas(previous, workload, problems)
         why = "rescheduling is disabled (stickyCluster / reschedulePolicy.disableRescheduling)"
         return _kept(
-            clusters,
+            known,
             current,
             Reason.KEPT_STICKY,
             why,
@@ -625,15 +664,15 @@ def _select(
             # A deferred change stays pending against the old fingerprint, as in KubeAdmiral.
             kept_fingerprint = previous if deferred else fingerprint
             return _kept(
-                clusters, current, code, why, [], problems.warnings, kept_fingerprint, deferred
+                known, current, code, why, [], problems.warnings, kept_fingerprint, deferred
             )
-    return _schedule(policy, v1, known, workload, current, problems, fingerprint)
+    return _schedule(policy, v1, fleet, workload, current, problems, fingerprint)
 
 
 def _schedule(
     policy: Policy,
     v1: _V1Preferences | None,
-    clusters: dict[str, ClusterInfo],
+    fleet: ClusterSet,
     workload: WorkloadInfo,
     current: CurrentPlacement,
     problems: _Problems,
@@ -642,20 +681,16 @@ def _schedule(
     reasons: dict[str, ClusterReason] = {}
     feasible: list[str] = []
     capped: dict[str, str] = {}  # held clusters with an untolerated NoSchedule taint
-    for name, cluster in clusters.items():
-        verdict = policy.verdict(cluster, workload.api_resource)
-        excluded = verdict.excluded
-        if excluded is None and verdict.no_schedule is not None:
-            if name in current.clusters:
-                capped[name] = verdict.no_schedule
-            else:
-                excluded = verdict.blocked
-        if excluded is not None:
-            reasons[name] = excluded
-        else:
+    for name, (reason, no_schedule) in policy.verdicts(fleet, workload.api_resource):
+        if reason is None:
             feasible.append(name)
+        elif no_schedule is not None and name in current.clusters:
+            capped[name] = no_schedule
+            feasible.append(name)
+        else:
+            reasons[name] = reason
     chosen = _limit_clusters(feasible, policy, workload.key, current, reasons)
-    _note_vanished_clusters(current, clusters, reasons)
+    _note_vanished_clusters(current, fleet, reasons)
     if not chosen:
         problems.warnings.append("no cluster satisfies the policy: the object is placed nowhere")
 
@@ -667,7 +702,7 @@ def _schedule(
         placed: dict[str, int | None] = {name: total for name in chosen}
         for name in chosen:
             reasons[name] = _selected_reason(name, capped, None)
-        return _result(placed, _in_order(reasons, clusters), problems, fingerprint)
+        return _result(placed, _in_order(reasons, fleet), problems, fingerprint)
 
     running = _running_replicas(current, chosen, total)
     if v1 is not None:
@@ -676,7 +711,7 @@ def _schedule(
         division = _divide(policy, chosen, total, workload.key, running, capped)
     placed_replicas = _replicas_from(division, current, reasons, capped, v1 is not None)
     _warn_unplaced(total, placed_replicas, problems)
-    ordered = _in_order(reasons, clusters)
+    ordered = _in_order(reasons, fleet)
     return _result(dict(placed_replicas), ordered, problems, fingerprint, division)
 
 
@@ -706,14 +741,14 @@ def _judge(cluster: ClusterInfo, policy: Policy, api_resource: str) -> _Verdict:
     if blocking is None:
         return _FITS
     message = f"taint {blocking} is not tolerated: no new placement"
-    return _Verdict(None, blocking, _excluded(Reason.TAINT_NOT_TOLERATED, message))
+    return _Verdict(_excluded(Reason.TAINT_NOT_TOLERATED, message), blocking)
 
 
 def _never(code: str, message: str) -> _Verdict:
-    return _Verdict(_excluded(code, message), None, None)
+    return _Verdict(_excluded(code, message))
 
 
-_FITS: Final = _Verdict(None, None, None)
+_FITS: Final = _Verdict(None)
 
 
 def _matches_affinity(terms: list[list[_Requirement]], labels: Mapping[str, str]) -> bool:
@@ -835,10 +870,11 @@ def _capped_preference(entry: Mapping[str, int | None], running: int) -> dict[st
 
 def _running_replicas(current: CurrentPlacement, chosen: list[str], total: int) -> dict[str, int]:
     # A cluster without a replicas override runs the template's count, as KubeAdmiral assumes.
+    candidates = set(chosen)
     return {
         name: total if count is None else count
         for name, count in current.clusters.items()
-        if name in chosen
+        if name in candidates
     }
 
 
@@ -855,8 +891,11 @@ def _replicas_from(
     to 0 instead of deleted, as the v1 ReplicaSet controller did.
     """
     placed: dict[str, int] = {}
+    counts = division.plan
+    if division.overflow:
+        counts = {name: counts.get(name, 0) + division.overflow.get(name, 0) for name in counts}
     for name in division.clusters:
-        count = division.plan.get(name, 0) + division.overflow.get(name, 0)
+        count = counts.get(name, 0)
         if count > 0:
             placed[name] = count
             reasons[name] = _selected_reason(name, capped, count)
@@ -893,21 +932,6 @@ def _selected(count: int | None) -> ClusterReason:
 
 
 # ------------------------------------------------------------------ fingerprints
-
-
-def _fingerprint(
-    policy_hash: str, replicas: int | None, clusters: Mapping[str, ClusterInfo]
-) -> dict[str, Any]:
-    """What the decision depended on, per trigger; per-cluster hashes tell a joined
-    cluster from a changed one, as KubeAdmiral's scheduling-triggers annotation does."""
-    hashes = {name: cluster.trigger_hashes for name, cluster in clusters.items()}
-    return {
-        "policy": policy_hash,
-        "replicas": replicas,
-        "labels": {name: h[0] for name, h in hashes.items()},
-        "taints": {name: h[1] for name, h in hashes.items()},
-        "apiResources": {name: h[2] for name, h in hashes.items()},
-    }
 
 
 def _readable_fingerprint(
@@ -966,22 +990,21 @@ def _short_hash(value: object) -> str:
 
 
 def _select_v1(
-    clusters: Sequence[ClusterInfo], workload: WorkloadInfo, current: CurrentPlacement
+    clusters: ClusterSet | Sequence[ClusterInfo], workload: WorkloadInfo, current: CurrentPlacement
 ) -> SchedulingResult:
-    problems = _Problems()
+    fleet = clusters if isinstance(clusters, ClusterSet) else ClusterSet(clusters)
+    problems = _Problems((), fleet.warnings)
     _check_workload(workload, problems)
     v1 = _parse_v1_annotation(workload, problems)
-    known = _unique_clusters(clusters, problems)
     if problems.errors:
         why = "the object has errors"
-        return _kept(
-            clusters, current, Reason.KEPT_ON_ERROR, why, problems.errors, problems.warnings
-        )
+        known = list(fleet.by_name)
+        return _kept(known, current, Reason.KEPT_ON_ERROR, why, problems.errors, problems.warnings)
     if v1 is None and workload.replicas is not None:
         v1 = _V1Preferences("(none)", "", False, _V1_EQUAL_SPREAD)
     # Kinds without replicas are copied everywhere, as v1 did for every other kind.
-    fingerprint = _fingerprint(_short_hash([None, v1 and v1.raw]), workload.replicas, known)
-    return _schedule(Policy(), v1, known, workload, current, problems, fingerprint)
+    fingerprint = fleet.fingerprint(_short_hash([None, v1 and v1.raw]), workload.replicas)
+    return _schedule(Policy(), v1, fleet, workload, current, problems, fingerprint)
 
 
 # ------------------------------------------------------------------ helpers
@@ -993,22 +1016,10 @@ def _check_workload(workload: WorkloadInfo, problems: _Problems) -> None:
         problems.errors.append(f"replicas: expected a non-negative integer, got {replicas!r}")
 
 
-def _unique_clusters(
-    clusters: Sequence[ClusterInfo], problems: _Problems
-) -> dict[str, ClusterInfo]:
-    unique: dict[str, ClusterInfo] = {}
-    for cluster in clusters:
-        if cluster.name in unique:
-            problems.warnings.append(f"cluster {cluster.name!r} is listed twice; the first is used")
-        else:
-            unique[cluster.name] = cluster
-    return unique
-
-
 def _warn_unknown_names(
-    where: str, names: Mapping[str, Any], known: Mapping[str, ClusterInfo], problems: _Problems
+    where: str, names: Mapping[str, Any], fleet: ClusterSet, problems: _Problems
 ) -> None:
-    unknown = sorted(n for n in names if n != "*" and n not in known)
+    unknown = sorted(n for n in names if n != "*" and n not in fleet.by_name)
     if unknown:
         problems.warnings.append(
             f"{where} names clusters that are not joined: {', '.join(unknown)}; they are ignored"
@@ -1035,17 +1046,17 @@ def _warn_unplaced(total: int, placed: Mapping[str, int], problems: _Problems) -
 
 
 def _note_vanished_clusters(
-    current: CurrentPlacement, known: Mapping[str, ClusterInfo], reasons: dict[str, ClusterReason]
+    current: CurrentPlacement, fleet: ClusterSet, reasons: dict[str, ClusterReason]
 ) -> None:
     for name in current.clusters:
-        if name not in known:
+        if name not in fleet.by_name:
             reasons[name] = _excluded(
                 Reason.CLUSTER_NOT_FOUND, "the object was placed here, but the cluster is gone"
             )
 
 
 def _kept(
-    clusters: Sequence[ClusterInfo],
+    known: Iterable[str],
     current: CurrentPlacement,
     code: str,
     why: str,
@@ -1056,8 +1067,7 @@ def _kept(
 ) -> SchedulingResult:
     """Leave the placement exactly as it is, and say why for every cluster."""
     reasons: dict[str, ClusterReason] = {}
-    names = [c.name for c in clusters if isinstance(c, ClusterInfo)] + list(current.clusters)
-    for name in names:
+    for name in [*known, *current.clusters]:
         if name in current.clusters:
             reasons[name] = ClusterReason(True, code, f"placement kept: {why}")
         else:
@@ -1093,11 +1103,9 @@ def _result(
     )
 
 
-def _in_order(
-    reasons: dict[str, ClusterReason], clusters: Mapping[str, ClusterInfo]
-) -> dict[str, ClusterReason]:
+def _in_order(reasons: dict[str, ClusterReason], fleet: ClusterSet) -> dict[str, ClusterReason]:
     """Known clusters in their given order, then clusters that are gone."""
-    ordered = {name: reasons[name] for name in clusters}
+    ordered = {name: reasons[name] for name in fleet.by_name}
     ordered.update(reasons)
     return ordered
 
@@ -1119,6 +1127,13 @@ def _format_preference(pref: Mapping[str, int | None] | None) -> str:
 
 def _kind_of(value: object) -> str:
     return type(value).__name__
+
+
+def _names(clusters: ClusterSet | Sequence[ClusterInfo]) -> list[str]:
+    """Cluster names for a last-resort result, whatever state the input is in."""
+    if isinstance(clusters, ClusterSet):
+        return list(clusters.by_name)
+    return [c.name for c in clusters if isinstance(c, ClusterInfo)]
 
 
 def _internal(exc: Exception) -> str:

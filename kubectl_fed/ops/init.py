@@ -13,6 +13,7 @@ from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.ops.membership import ensure_namespace
+from kubectl_fed.sync.snapshot import SETTINGS_CONFIGMAP, V1_COMPAT_KEY
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 HASH_ANNOTATION = "kubectl-fed.io/crd-hash"
@@ -27,10 +28,22 @@ class Change:
     action: str  # created | configured | unchanged | skipped (newer in cluster)
 
 
-def desired_objects(fed_namespace: str) -> list[dict[str, Any]]:
-    """Everything init applies, in order: the namespace, then each CRD (hash-stamped)."""
+def desired_objects(fed_namespace: str, v1_compat: bool | None = None) -> list[dict[str, Any]]:
+    """Everything init applies, in order: the namespace, each CRD (hash-stamped), and the
+    settings ConfigMap when a setting is given."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fed_namespace}}
-    return [namespace, *(_stamped(crd) for crd in load_crds())]
+    settings = [settings_configmap(fed_namespace, v1_compat)] if v1_compat is not None else []
+    return [namespace, *(_stamped(crd) for crd in load_crds()), *settings]
+
+
+def settings_configmap(fed_namespace: str, v1_compat: bool) -> dict[str, Any]:
+    """Federation-wide settings recorded in the host, so every sync honours them."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": SETTINGS_CONFIGMAP, "namespace": fed_namespace},
+        "data": {V1_COMPAT_KEY: str(v1_compat).lower()},
+    }
 
 
 def _stamped(crd: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +54,9 @@ def _stamped(crd: dict[str, Any]) -> dict[str, Any]:
     return {**crd, "metadata": {**crd["metadata"], "annotations": annotations}}
 
 
-def install(kube: Kube, fed_namespace: str, dry_run: bool = False) -> list[Change]:
+def install(
+    kube: Kube, fed_namespace: str, v1_compat: bool | None = None, dry_run: bool = False
+) -> list[Change]:
     """Create or upgrade what differs; leave the rest untouched (no request at all)."""
     changes = [
         Change(
@@ -51,7 +66,7 @@ def install(kube: Kube, fed_namespace: str, dry_run: bool = False) -> list[Chang
         )
     ]
     pending = []
-    for crd in desired_objects(fed_namespace)[1:]:
+    for crd in map(_stamped, load_crds()):
         name = crd["metadata"]["name"]
         action = _crd_action(kube, crd)
         if action in ("created", "configured"):
@@ -60,7 +75,22 @@ def install(kube: Kube, fed_namespace: str, dry_run: bool = False) -> list[Chang
         changes.append(Change("CustomResourceDefinition", name, action))
     if not dry_run:
         _wait_established(kube, pending)
+    if v1_compat is not None:
+        changes.append(_apply_settings(kube, fed_namespace, v1_compat, dry_run))
     return changes
+
+
+def _apply_settings(kube: Kube, fed_namespace: str, v1_compat: bool, dry_run: bool) -> Change:
+    wanted = settings_configmap(fed_namespace, v1_compat)
+    path = f"/api/v1/namespaces/{fed_namespace}/configmaps/{SETTINGS_CONFIGMAP}"
+    try:
+        live = kube.get(path)
+        action = "unchanged" if live.get("data") == wanted["data"] else "configured"
+    except NotFound:
+        action = "created"
+    if action != "unchanged":
+        kube.apply(path, wanted, dry_run=dry_run)
+    return Change("ConfigMap", f"{SETTINGS_CONFIGMAP} (v1-compat={str(v1_compat).lower()})", action)
 
 
 def _crd_action(kube: Kube, crd: dict[str, Any]) -> str:

@@ -132,14 +132,56 @@ def _write_join(
     record_status(host, request.name, probe)
 
 
-def unjoin(host: Host, name: str) -> None:
+def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[int, str]:
+    """Remove a member. Its managed objects are unmarked (orphan) or deleted first.
+
+    Returns (objects handled, warning). An unreachable member cannot have its objects
+    deleted, so `delete` fails then; `orphan` goes ahead and says the marks stay.
+    """
     cluster = host.must_cluster(name)
+    handled, warning = 0, ""
+    try:
+        handled = _cascade(host, cluster, cascade, timeout)
+    except ApiError as err:
+        if cascade == "delete":
+            raise FedError(f"cannot delete the objects in {name}: {err}") from None
+        warning = f"objects in {name} keep their federation marks: {err}"
     delete_quietly(host.kube, fed_path(api.FEDERATED_CLUSTERS, name))
     secret = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if secret:
         delete_quietly(host.kube, host.secret_path(secret))
     if host.state.member(name):
         host.state.unset(f"members.{name}")
+    return handled, warning
+
+
+def _cascade(host: Host, cluster: dict[str, Any], cascade: str, timeout: float | None) -> int:
+    from kubectl_fed.core.federate import MANAGED_LABEL
+    from kubectl_fed.core.propagation import unmarked
+    from kubectl_fed.kube.client import path_for
+    from kubectl_fed.sync.snapshot import federated_types
+
+    kube = host.connect_member(cluster, timeout)
+    handled = 0
+    try:
+        for ftype in federated_types(host):
+            try:
+                items = list(
+                    kube.list_all(path_for(ftype.resource), labelSelector=f"{MANAGED_LABEL}=true")
+                )
+            except NotFound:
+                continue
+            for item in items:
+                metadata = item["metadata"]
+                path = path_for(ftype.resource, metadata.get("namespace"), metadata["name"])
+                if cascade == "delete":
+                    delete_quietly(kube, path)
+                else:
+                    kube.merge_patch(path, unmarked(item))
+                handled += 1
+    finally:
+        kube.close()
+    return handled
 
 
 def ensure_namespace(kube: Kube, namespace: str, dry_run: bool = False) -> bool:

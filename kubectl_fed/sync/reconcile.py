@@ -29,6 +29,7 @@ from kubectl_fed.core.federate import (
 )
 from kubectl_fed.core.followers import referenced_objects
 from kubectl_fed.core.membership import Probe, condition
+from kubectl_fed.core.mergepatch import merge_patch
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
 from kubectl_fed.core.propagation import (
     Decision,
@@ -347,9 +348,12 @@ class Reconciler:
         previous = ((existing or {}).get("status") or {}).get("scheduling") or {}
         placed = set(_our_placement(existing)) if existing else set()
         current_replicas = previous.get("replicas") or {}
+        ready = sorted(name for name, (fresh, _) in clusters.items() if fresh.ready)
         current = CurrentPlacement(
             clusters={c: current_replicas.get(c) for c in placed},
-            fingerprint=previous.get("fingerprint"),
+            # A cluster that went down or came back is not a policy trigger, but must be
+            # rescheduled for: else what was created during an outage never reaches it.
+            fingerprint=previous.get("fingerprint") if previous.get("ready") == ready else None,
         )
         # An unreachable cluster keeps what it holds (an outage is not a reason to move),
         # but gets nothing new.
@@ -368,7 +372,7 @@ class Reconciler:
             return {"errors": [], "replicas": current_replicas, "kept": True}
         else:
             outcome = select_clusters(policy.get("spec") or {}, infos, workload, current)
-        record = _scheduling_record(outcome)
+        record = {**_scheduling_record(outcome), "ready": ready}
         if previous and not outcome.rescheduled and not outcome.errors:
             # Same decision: keep its record (and reasons) so status does not churn.
             record = {
@@ -688,13 +692,9 @@ class Reconciler:
             status["scheduling"] = {k: v for k, v in plan.scheduling.items() if k != "errors"}
         elif old.get("scheduling"):
             status["scheduling"] = old["scheduling"]
-        comparable = {k: v for k, v in old.items() if k in status}
-        if comparable == status:
-            return
-        self.host.kube.merge_patch(
-            _fo_path(plan.existing) + "/status",
-            {"status": {**{k: None for k in old if k not in status}, **status}},
-        )
+        patch = merge_patch(old, status)
+        if patch:
+            self.host.kube.merge_patch(_fo_path(plan.existing) + "/status", {"status": patch})
 
     def _write_template_status(self, plan: Plan, members: Members) -> None:
         assert plan.native is not None

@@ -1,0 +1,616 @@
+"""kubectl fed sync, end to end, on real apiservers through the real kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import Federation, Kubectl
+
+pytestmark = pytest.mark.e2e
+FIXTURES = Path(__file__).parent / "fixtures"
+POLICY_LABEL = "kubeadmiral.io/propagation-policy-name"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sync_once(k: Kubectl, *args: str) -> tuple[int, dict[str, Any]]:
+    result = k.fed("sync", "--once", "-o", "json", *args, check=False)
+    assert result.code in (0, 1), result.err
+    return result.code, json.loads(result.out)
+
+
+def entry(report: dict[str, Any], title: str) -> dict[str, Any]:
+    found = [o for o in report["objects"] if o["object"] == title]
+    assert found, f"{title} not in {[o['object'] for o in report['objects']]}"
+    return found[0]
+
+
+def apply(k: Kubectl, *documents: dict[str, Any], context: str = "host") -> None:
+    text = "\n---\n".join(yaml.safe_dump(d) for d in documents)
+    k.run("--context", context, "apply", "-f", "-", stdin=text)
+
+
+def get(k: Kubectl, context: str, *args: str) -> dict[str, Any] | None:
+    result = k.run("--context", context, "get", *args, "-o", "json", check=False)
+    return json.loads(result.out) if result.code == 0 else None
+
+
+def deployment(
+    name: str,
+    namespace: str,
+    replicas: int = 2,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    image: str = "nginx",
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels or {},
+            "annotations": annotations or {},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}]},
+            },
+        },
+    }
+
+
+def policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "core.kubeadmiral.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+@pytest.fixture
+def ns(fed_host: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A host namespace of the test's own; its templates are removed and synced away after."""
+    name = ("t-" + request.node.name.removeprefix("test_").replace("_", "-")[:40]).rstrip("-")
+    fed_host.run("create", "namespace", name, check=False)
+    yield name
+    for kind in ("deployments", "replicasets", "configmaps", "services"):
+        fed_host.run("delete", kind, "--all", "-n", name, "--wait=false", check=False)
+    fed_host.run("delete", "propagationpolicies,overridepolicies", "--all", "-n", name, check=False)
+    fed_host.fed("sync", "--once", check=False)
+
+
+def replicas_in(k: Kubectl, kind: str, name: str, namespace: str) -> dict[str, int | None]:
+    found = {}
+    for member in ("member-1", "member-2"):
+        obj = get(k, member, kind, name, "-n", namespace)
+        found[member] = obj["spec"].get("replicas") if obj else None
+    return found
+
+
+# --------------------------------------------------------------------------- the v1 guide
+
+
+def test_federation_v1_replicasets_guide(
+    fed_host: Kubectl, federation: Federation, tmp_path: Path
+) -> None:
+    """The Federation v1 "Federated ReplicaSets" guide, its commands verbatim."""
+    config = yaml.safe_load(federation.kubeconfig.read_text())
+    config["contexts"] += [
+        {"name": "federation-cluster", "context": {"cluster": "host", "user": "admin"}},
+        {"name": "gce-asia-east1a", "context": {"cluster": "member-1", "user": "admin"}},
+    ]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    k = Kubectl(federation, Path(fed_host.env["KUBECTL_FED_CONFIG"]))
+    k.env["KUBECONFIG"] = str(kubeconfig)
+    (tmp_path / "myrs.yaml").write_text(
+        (FIXTURES / "federation-v1-replicaset-myrs.yaml").read_text()
+    )
+    k.fed("init", "--v1-compat")
+    try:
+        k.run("--context=federation-cluster", "create", "-f", str(tmp_path / "myrs.yaml"))
+        code, report = sync_once(k)
+        assert entry(report, "ReplicaSet/default/myrs")["ok"]
+        mine = k.run("--context=gce-asia-east1a", "get", "rs", "myrs").out
+        assert "myrs" in mine
+        spread = replicas_in(k, "rs", "myrs", "default")
+        assert sum(v or 0 for v in spread.values()) == 9 and set(spread.values()) == {4, 5}
+
+        prefs = {
+            "rebalance": True,
+            "clusters": {"member-1": {"weight": 1}, "member-2": {"weight": 2}},
+        }
+        k.run(
+            "--context=federation-cluster",
+            "annotate",
+            "rs",
+            "myrs",
+            f"federation.kubernetes.io/replica-set-preferences={json.dumps(prefs)}",
+        )
+        sync_once(k)
+        assert replicas_in(k, "rs", "myrs", "default") == {"member-1": 3, "member-2": 6}
+
+        k.run("--context=federation-cluster", "scale", "rs", "myrs", "--replicas=12")
+        sync_once(k)
+        assert replicas_in(k, "rs", "myrs", "default") == {"member-1": 4, "member-2": 8}
+
+        k.run("--context=federation-cluster", "delete", "rs", "myrs")
+        code, report = sync_once(k)
+        assert replicas_in(k, "rs", "myrs", "default") == {"member-1": None, "member-2": None}
+    finally:
+        k.fed("init", "--no-v1-compat")
+        k.run("--context=federation-cluster", "delete", "rs", "myrs", check=False)
+        k.fed("sync", "--once", check=False)
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def test_duplicate_and_divide(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns, schedulingMode="Duplicate"),
+        policy(
+            "div",
+            ns,
+            schedulingMode="Divide",
+            placement=[
+                {"cluster": "member-1", "preferences": {"weight": 1}},
+                {"cluster": "member-2", "preferences": {"weight": 2}},
+            ],
+        ),
+        deployment("dup", ns, 3, labels={POLICY_LABEL: "dup"}),
+        deployment("div", ns, 9, labels={POLICY_LABEL: "div"}),
+    )
+    code, report = sync_once(fed_host)
+    assert entry(report, f"Deployment/{ns}/dup")["ok"]
+    assert replicas_in(fed_host, "deploy", "dup", ns) == {"member-1": 3, "member-2": 3}
+    assert replicas_in(fed_host, "deploy", "div", ns) == {"member-1": 3, "member-2": 6}
+    fo = get(fed_host, "host", "fo", "div-deployments.apps", "-n", ns)
+    assert fo is not None
+    assert [c["status"] for c in fo["status"]["clusters"]] == ["OK", "OK"]
+    assert fo["status"]["conditions"][0]["type"] == "Propagated"
+    assert fo["status"]["syncedGeneration"] == fo["metadata"]["generation"]
+    member = get(fed_host, "member-1", "deploy", "dup", "-n", ns, "--show-managed-fields")
+    assert member is not None
+    assert member["metadata"]["labels"]["kubeadmiral.io/managed"] == "true"
+    assert POLICY_LABEL not in member["metadata"]["labels"]
+    fields = {m["manager"] for m in member["metadata"]["managedFields"]}
+    assert "kubectl-fed" in fields
+
+    fed_host.run("scale", "deploy", "div", "-n", ns, "--replicas=12")
+    sync_once(fed_host)
+    assert replicas_in(fed_host, "deploy", "div", ns) == {"member-1": 4, "member-2": 8}
+
+
+def test_second_pass_sends_no_writes(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns),
+        deployment("a", ns, labels={POLICY_LABEL: "dup"}),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": ns, "labels": {POLICY_LABEL: "dup"}},
+            "data": {"k": "v"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "svc", "namespace": ns, "labels": {POLICY_LABEL: "dup"}},
+            "spec": {"ports": [{"port": 80}], "selector": {"app": "a"}},
+        },
+    )
+    first_code, first = sync_once(fed_host)
+    assert first["writes"] > 0
+    code, second = sync_once(fed_host)
+    assert second["writes"] == 0, second["requests"]
+    for member in ("member-1", "member-2"):
+        service = get(fed_host, member, "svc", "svc", "-n", ns)
+        assert service is not None and service["spec"]["clusterIP"]
+
+
+def test_overrides_per_cluster(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns),
+        {
+            "apiVersion": "core.kubeadmiral.io/v1alpha1",
+            "kind": "OverridePolicy",
+            "metadata": {"name": "op", "namespace": ns},
+            "spec": {
+                "overrideRules": [
+                    {
+                        "targetClusters": {"clusters": ["member-1"]},
+                        "overriders": {
+                            "image": [
+                                {
+                                    "operations": [
+                                        {
+                                            "imageComponent": "Tag",
+                                            "operator": "overwrite",
+                                            "value": "1.25",
+                                        }
+                                    ]
+                                }
+                            ],
+                            "jsonpatch": [{"path": "/spec/replicas", "value": 5}],
+                        },
+                    },
+                    {
+                        "targetClusters": {"clusters": ["member-2"]},
+                        "overriders": {
+                            "labels": [{"operator": "addIfAbsent", "value": {"tier": "b"}}]
+                        },
+                    },
+                ]
+            },
+        },
+        deployment(
+            "web", ns, 2, labels={POLICY_LABEL: "dup", "kubeadmiral.io/override-policy-name": "op"}
+        ),
+    )
+    sync_once(fed_host)
+    one = get(fed_host, "member-1", "deploy", "web", "-n", ns)
+    two = get(fed_host, "member-2", "deploy", "web", "-n", ns)
+    assert one is not None and two is not None
+    assert one["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    assert one["spec"]["replicas"] == 5
+    assert two["spec"]["replicas"] == 2 and two["metadata"]["labels"]["tier"] == "b"
+
+
+def test_failing_override_is_reported_and_others_continue(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns),
+        {
+            "apiVersion": "core.kubeadmiral.io/v1alpha1",
+            "kind": "OverridePolicy",
+            "metadata": {"name": "bad", "namespace": ns},
+            "spec": {
+                "overrideRules": [
+                    {
+                        "targetClusters": {"clusters": ["member-2"]},
+                        "overriders": {"jsonpatch": [{"path": "/metadata/name", "value": "x"}]},
+                    }
+                ]
+            },
+        },
+        deployment(
+            "bad", ns, labels={POLICY_LABEL: "dup", "kubeadmiral.io/override-policy-name": "bad"}
+        ),
+        deployment("good", ns, labels={POLICY_LABEL: "dup"}),
+    )
+    code, report = sync_once(fed_host)
+    assert code == 1
+    bad = entry(report, f"Deployment/{ns}/bad")
+    assert bad["clusters"]["member-2"]["status"] == "ApplyOverridesFailed"
+    assert "/metadata/name" in bad["clusters"]["member-2"]["message"]
+    assert bad["clusters"]["member-1"]["status"] == "OK"
+    assert entry(report, f"Deployment/{ns}/good")["ok"]
+    fo = get(fed_host, "host", "fo", "bad-deployments.apps", "-n", ns)
+    assert fo is not None and fo["status"]["conditions"][0]["status"] == "False"
+
+
+def test_template_member_rejects_is_reported(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns),
+        {
+            "apiVersion": "core.kubeadmiral.io/v1alpha1",
+            "kind": "OverridePolicy",
+            "metadata": {"name": "neg", "namespace": ns},
+            "spec": {
+                "overrideRules": [
+                    {
+                        "targetClusters": {"clusters": ["member-1"]},
+                        "overriders": {"jsonpatch": [{"path": "/spec/replicas", "value": -3}]},
+                    }
+                ]
+            },
+        },
+        deployment(
+            "neg", ns, labels={POLICY_LABEL: "dup", "kubeadmiral.io/override-policy-name": "neg"}
+        ),
+    )
+    code, report = sync_once(fed_host)
+    assert code == 1
+    member_1 = entry(report, f"Deployment/{ns}/neg")["clusters"]["member-1"]
+    assert member_1["status"] == "CreationFailed" and "replicas" in member_1["message"]
+
+
+# --------------------------------------------------------------------------- adoption
+
+
+def test_adoption_in_place_keeps_generation(fed_host: Kubectl, ns: str) -> None:
+    fed_host.run("--context", "member-1", "create", "namespace", ns, check=False)
+    apply(fed_host, deployment("legacy", ns, 2), context="member-1")
+    before = get(fed_host, "member-1", "deploy", "legacy", "-n", ns)
+    assert before is not None
+    apply(
+        fed_host,
+        policy("one", ns, placement=[{"cluster": "member-1"}]),
+        deployment("legacy", ns, 2, labels={POLICY_LABEL: "one"}),
+    )
+    code, report = sync_once(fed_host)
+    refused = entry(report, f"Deployment/{ns}/legacy")["clusters"]["member-1"]
+    assert refused["status"] == "AlreadyExists"
+
+    fed_host.run(
+        "annotate",
+        "deploy",
+        "legacy",
+        "-n",
+        ns,
+        "kubeadmiral.io/conflict-resolution=adopt",
+        'kubeadmiral.io/clusters-to-adopt={"clusters": ["member-1"]}',
+    )
+    code, report = sync_once(fed_host)
+    assert entry(report, f"Deployment/{ns}/legacy")["ok"]
+    after = get(fed_host, "member-1", "deploy", "legacy", "-n", ns)
+    assert after is not None
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["spec"]["template"] == before["spec"]["template"]
+    assert after["metadata"]["labels"]["kubeadmiral.io/adopted"] == "true"
+    assert after["metadata"]["labels"]["kubeadmiral.io/managed"] == "true"
+
+
+def test_managed_false_is_left_alone(fed_host: Kubectl, ns: str) -> None:
+    fed_host.run("--context", "member-2", "create", "namespace", ns, check=False)
+    mine = deployment("mine", ns, 1, labels={"kubeadmiral.io/managed": "false"})
+    apply(fed_host, mine, context="member-2")
+    apply(
+        fed_host,
+        policy("dup", ns),
+        deployment(
+            "mine",
+            ns,
+            4,
+            labels={POLICY_LABEL: "dup"},
+            annotations={"kubeadmiral.io/conflict-resolution": "adopt"},
+        ),
+    )
+    code, report = sync_once(fed_host)
+    assert code == 1
+    assert (
+        entry(report, f"Deployment/{ns}/mine")["clusters"]["member-2"]["status"]
+        == "ManagedLabelFalse"
+    )
+    assert replicas_in(fed_host, "deploy", "mine", ns)["member-2"] == 1
+
+
+# --------------------------------------------------------------------------- followers, deletion
+
+
+def test_followers_go_where_their_workload_goes(fed_host: Kubectl, ns: str) -> None:
+    workload = deployment("app", ns, labels={POLICY_LABEL: "two"})
+    workload["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "cfg", "configMap": {"name": "settings"}}
+    ]
+    apply(
+        fed_host,
+        policy("one", ns, placement=[{"cluster": "member-1"}]),
+        policy("two", ns, placement=[{"cluster": "member-2"}]),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": ns, "labels": {POLICY_LABEL: "one"}},
+            "data": {"a": "b"},
+        },
+        workload,
+    )
+    sync_once(fed_host)
+    assert get(fed_host, "member-1", "cm", "settings", "-n", ns) is not None
+    assert get(fed_host, "member-2", "cm", "settings", "-n", ns) is not None
+    assert get(fed_host, "member-1", "deploy", "app", "-n", ns) is None
+
+
+def test_deletion_unplacement_and_orphaning(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns),
+        policy("one", ns, placement=[{"cluster": "member-1"}]),
+        deployment("gone", ns, labels={POLICY_LABEL: "dup"}),
+        deployment(
+            "kept", ns, labels={POLICY_LABEL: "dup"}, annotations={"kubeadmiral.io/orphan": "all"}
+        ),
+        deployment("moved", ns, labels={POLICY_LABEL: "dup"}),
+        deployment("unlabelled", ns, labels={POLICY_LABEL: "dup"}),
+    )
+    sync_once(fed_host)
+    fed_host.run("delete", "deploy", "gone", "kept", "-n", ns)
+    fed_host.run("label", "deploy", "moved", "-n", ns, f"{POLICY_LABEL}=one", "--overwrite")
+    fed_host.run("label", "deploy", "unlabelled", "-n", ns, f"{POLICY_LABEL}-")
+    code, report = sync_once(fed_host)
+    assert replicas_in(fed_host, "deploy", "gone", ns) == {"member-1": None, "member-2": None}
+    assert replicas_in(fed_host, "deploy", "moved", ns) == {"member-1": 2, "member-2": None}
+    assert replicas_in(fed_host, "deploy", "unlabelled", ns) == {"member-1": None, "member-2": None}
+    for member in ("member-1", "member-2"):
+        kept = get(fed_host, member, "deploy", "kept", "-n", ns)
+        assert kept is not None
+        assert "kubeadmiral.io/managed" not in kept["metadata"].get("labels", {})
+    assert get(fed_host, "host", "fo", "gone-deployments.apps", "-n", ns) is None
+
+
+# --------------------------------------------------------------------------- drift, status
+
+
+def test_drift_is_corrected_or_reported(fed_host: Kubectl, ns: str) -> None:
+    apply(fed_host, policy("dup", ns), deployment("drifty", ns, 2, labels={POLICY_LABEL: "dup"}))
+    sync_once(fed_host)
+    fed_host.run("--context", "member-1", "scale", "deploy", "drifty", "-n", ns, "--replicas=7")
+    code, report = sync_once(fed_host, "--drift=report")
+    assert code == 1
+    drift = entry(report, f"Deployment/{ns}/drifty")["clusters"]["member-1"]
+    assert "/spec/replicas" in drift["message"]
+    assert replicas_in(fed_host, "deploy", "drifty", ns)["member-1"] == 7
+    sync_once(fed_host)
+    assert replicas_in(fed_host, "deploy", "drifty", ns)["member-1"] == 2
+
+
+def test_workload_status_is_summed_into_the_template(fed_host: Kubectl, ns: str) -> None:
+    apply(fed_host, policy("dup", ns), deployment("counted", ns, 2, labels={POLICY_LABEL: "dup"}))
+    sync_once(fed_host)
+    for member, ready in (("member-1", 2), ("member-2", 1)):
+        live = get(fed_host, member, "deploy", "counted", "-n", ns)
+        assert live is not None
+        status = {
+            "observedGeneration": live["metadata"]["generation"],
+            "replicas": 2,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "updatedReplicas": 2,
+        }
+        fed_host.run(
+            "--context",
+            member,
+            "patch",
+            "deploy",
+            "counted",
+            "-n",
+            ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": status}),
+        )
+    sync_once(fed_host)
+    template = get(fed_host, "host", "deploy", "counted", "-n", ns)
+    assert template is not None
+    assert template["status"]["replicas"] == 4
+    assert template["status"]["readyReplicas"] == 3
+    assert template["status"]["observedGeneration"] == template["metadata"]["generation"]
+
+
+# --------------------------------------------------------------------------- faults, lease
+
+
+def test_stopped_member_is_never_taken_as_gone(
+    fed_host: Kubectl, federation: Federation, ns: str
+) -> None:
+    apply(fed_host, policy("dup", ns), deployment("sturdy", ns, labels={POLICY_LABEL: "dup"}))
+    sync_once(fed_host)
+    federation.stop("member-2")
+    try:
+        fed_host.run("delete", "deploy", "sturdy", "-n", ns)
+        apply(fed_host, deployment("late", ns, labels={POLICY_LABEL: "dup"}))
+        started = time.monotonic()
+        code, report = sync_once(fed_host, "--request-timeout", "3s")
+        assert time.monotonic() - started < 30
+        assert code == 1
+        assert "member-2" in report["unreachable"]
+        late = entry(report, f"Deployment/{ns}/late")
+        assert late["clusters"]["member-1"]["status"] == "OK"
+        assert "member-2" not in late["clusters"]  # nothing new goes to an Offline member
+        sturdy = entry(report, f"Deployment/{ns}/sturdy")
+        assert sturdy["clusters"]["member-2"]["status"] == "ClusterNotReady"
+        assert get(fed_host, "member-1", "deploy", "sturdy", "-n", ns) is None
+        assert get(fed_host, "host", "fo", "sturdy-deployments.apps", "-n", ns) is not None
+    finally:
+        federation.start("member-2")
+    assert get(fed_host, "member-2", "deploy", "sturdy", "-n", ns) is not None
+    code, report = sync_once(fed_host)
+    assert get(fed_host, "member-2", "deploy", "sturdy", "-n", ns) is None
+    assert get(fed_host, "member-2", "deploy", "late", "-n", ns) is not None
+    assert get(fed_host, "host", "fo", "sturdy-deployments.apps", "-n", ns) is None
+
+
+def _background_sync(k: Kubectl, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["kubectl", "fed", "sync", *args],
+        env=k.env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(predicate: Any, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_continuous_sync_follows_edits_and_stops_cleanly(fed_host: Kubectl, ns: str) -> None:
+    apply(fed_host, policy("dup", ns), deployment("live", ns, 1, labels={POLICY_LABEL: "dup"}))
+    process = _background_sync(fed_host, "--resync-period", "1m")
+    try:
+        assert _wait_for(lambda: replicas_in(fed_host, "deploy", "live", ns)["member-1"] == 1)
+        fed_host.run("scale", "deploy", "live", "-n", ns, "--replicas=4")
+        assert _wait_for(
+            lambda: replicas_in(fed_host, "deploy", "live", ns) == {"member-1": 4, "member-2": 4},
+            timeout=10,
+        )
+        fed_host.run("--context", "member-2", "scale", "deploy", "live", "-n", ns, "--replicas=9")
+        assert _wait_for(
+            lambda: replicas_in(fed_host, "deploy", "live", ns)["member-2"] == 4, timeout=10
+        )
+        second = fed_host.fed("sync", "--once", "--no-wait", check=False)
+        assert second.code == 3 and "holds the lease" in second.err
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_killed_sync_is_safely_rerun(fed_host: Kubectl, ns: str) -> None:
+    for i in range(20):
+        apply(fed_host, deployment(f"many-{i}", ns, 1, labels={POLICY_LABEL: "dup"}))
+    apply(fed_host, policy("dup", ns))
+    process = _background_sync(fed_host)
+    _wait_for(lambda: get(fed_host, "member-1", "deploy", "-n", ns) is not None, timeout=15)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    code, report = sync_once(fed_host)  # waits for the dead holder's lease to expire
+    assert code == 0, report
+    for member in ("member-1", "member-2"):
+        listed = get(fed_host, member, "deploy", "-n", ns)
+        assert listed is not None and len(listed["items"]) == 20
+    fos = get(fed_host, "host", "fo", "-n", ns)
+    assert fos is not None and len(fos["items"]) == 20
+
+
+def test_unjoin_cascade(fed_host: Kubectl, ns: str) -> None:
+    fed_host.fed("join", "extra", "--cluster-context", "member-2")
+    try:
+        apply(
+            fed_host,
+            policy("extra", ns, placement=[{"cluster": "extra"}]),
+            deployment("leaving", ns, labels={POLICY_LABEL: "extra"}),
+        )
+        sync_once(fed_host)
+        assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is not None
+        out = fed_host.fed("unjoin", "extra", "--cascade=orphan").out
+        assert "orphaned" in out
+        orphan = get(fed_host, "member-2", "deploy", "leaving", "-n", ns)
+        assert orphan is not None
+        assert "kubeadmiral.io/managed" not in orphan["metadata"].get("labels", {})
+        fed_host.fed("join", "extra", "--cluster-context", "member-2")
+        fed_host.run("--context", "member-2", "delete", "deploy", "leaving", "-n", ns)
+        sync_once(fed_host)
+        assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is not None
+        fed_host.fed("unjoin", "extra", "--cascade=delete")
+        assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is None
+    finally:
+        fed_host.fed("unjoin", "extra", check=False)
