@@ -63,7 +63,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch) / "fed"
         started = time.perf_counter()
-        localcluster.up(directory, members=2, log=open(os.devnull, "w"))
+        with open(os.devnull, "w") as quiet:
+            localcluster.up(directory, members=2, log=quiet)
         print(
             f"warm start of etcd + 3 apiservers (cached binary): "
             f"{time.perf_counter() - started:.1f} s"

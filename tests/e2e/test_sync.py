@@ -27,13 +27,15 @@ POLICY_LABEL = "kubeadmiral.io/propagation-policy-name"
 def sync_once(k: Kubectl, *args: str) -> tuple[int, dict[str, Any]]:
     result = k.fed("sync", "--once", "-o", "json", *args, check=False)
     assert result.code in (0, 1), result.err
-    return result.code, json.loads(result.out)
+    report: dict[str, Any] = json.loads(result.out)
+    return result.code, report
 
 
 def entry(report: dict[str, Any], title: str) -> dict[str, Any]:
     found = [o for o in report["objects"] if o["object"] == title]
     assert found, f"{title} not in {[o['object'] for o in report['objects']]}"
-    return found[0]
+    chosen: dict[str, Any] = found[0]
+    return chosen
 
 
 def apply(k: Kubectl, *documents: dict[str, Any], context: str = "host") -> None:
@@ -125,7 +127,7 @@ def test_federation_v1_replicasets_guide(
     k.fed("init", "--v1-compat")
     try:
         k.run("--context=federation-cluster", "create", "-f", str(tmp_path / "myrs.yaml"))
-        code, report = sync_once(k)
+        _, report = sync_once(k)
         assert entry(report, "ReplicaSet/default/myrs")["ok"]
         mine = k.run("--context=gce-asia-east1a", "get", "rs", "myrs").out
         assert "myrs" in mine
@@ -151,7 +153,7 @@ def test_federation_v1_replicasets_guide(
         assert replicas_in(k, "rs", "myrs", "default") == {"member-1": 4, "member-2": 8}
 
         k.run("--context=federation-cluster", "delete", "rs", "myrs")
-        code, report = sync_once(k)
+        _code, report = sync_once(k)
         assert replicas_in(k, "rs", "myrs", "default") == {"member-1": None, "member-2": None}
     finally:
         k.fed("init", "--no-v1-compat")
@@ -178,7 +180,7 @@ def test_duplicate_and_divide(fed_host: Kubectl, ns: str) -> None:
         deployment("dup", ns, 3, labels={POLICY_LABEL: "dup"}),
         deployment("div", ns, 9, labels={POLICY_LABEL: "div"}),
     )
-    code, report = sync_once(fed_host)
+    _code, report = sync_once(fed_host)
     assert entry(report, f"Deployment/{ns}/dup")["ok"]
     assert replicas_in(fed_host, "deploy", "dup", ns) == {"member-1": 3, "member-2": 3}
     assert replicas_in(fed_host, "deploy", "div", ns) == {"member-1": 3, "member-2": 6}
@@ -217,9 +219,9 @@ def test_second_pass_sends_no_writes(fed_host: Kubectl, ns: str) -> None:
             "spec": {"ports": [{"port": 80}], "selector": {"app": "a"}},
         },
     )
-    first_code, first = sync_once(fed_host)
+    _first_code, first = sync_once(fed_host)
     assert first["writes"] > 0
-    code, second = sync_once(fed_host)
+    _code, second = sync_once(fed_host)
     assert second["writes"] == 0, second["requests"]
     for member in ("member-1", "member-2"):
         service = get(fed_host, member, "svc", "svc", "-n", ns)
@@ -348,7 +350,7 @@ def test_adoption_in_place_keeps_generation(fed_host: Kubectl, ns: str) -> None:
         policy("one", ns, placement=[{"cluster": "member-1"}]),
         deployment("legacy", ns, 2, labels={POLICY_LABEL: "one"}),
     )
-    code, report = sync_once(fed_host)
+    _, report = sync_once(fed_host)
     refused = entry(report, f"Deployment/{ns}/legacy")["clusters"]["member-1"]
     assert refused["status"] == "AlreadyExists"
 
@@ -361,7 +363,7 @@ def test_adoption_in_place_keeps_generation(fed_host: Kubectl, ns: str) -> None:
         "kubeadmiral.io/conflict-resolution=adopt",
         'kubeadmiral.io/clusters-to-adopt={"clusters": ["member-1"]}',
     )
-    code, report = sync_once(fed_host)
+    _code, report = sync_once(fed_host)
     assert entry(report, f"Deployment/{ns}/legacy")["ok"]
     after = get(fed_host, "member-1", "deploy", "legacy", "-n", ns)
     assert after is not None
@@ -438,7 +440,7 @@ def test_deletion_unplacement_and_orphaning(fed_host: Kubectl, ns: str) -> None:
     fed_host.run("delete", "deploy", "gone", "kept", "-n", ns)
     fed_host.run("label", "deploy", "moved", "-n", ns, f"{POLICY_LABEL}=one", "--overwrite")
     fed_host.run("label", "deploy", "unlabelled", "-n", ns, f"{POLICY_LABEL}-")
-    code, report = sync_once(fed_host)
+    _code, _report = sync_once(fed_host)
     assert replicas_in(fed_host, "deploy", "gone", ns) == {"member-1": None, "member-2": None}
     assert replicas_in(fed_host, "deploy", "moved", ns) == {"member-1": 2, "member-2": None}
     assert replicas_in(fed_host, "deploy", "unlabelled", ns) == {"member-1": None, "member-2": None}
@@ -569,7 +571,7 @@ def test_continuous_sync_follows_edits_and_stops_cleanly(fed_host: Kubectl, ns: 
         assert second.code == 3 and "holds the lease" in second.err
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "Traceback" not in err
 
