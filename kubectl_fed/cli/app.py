@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubectl_fed import __version__
-from kubectl_fed.cli import clusters, config, init, sync
+from kubectl_fed.cli import adopt, clusters, config, diff, init, sync
 from kubectl_fed.cli.settings import Settings, host_options
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
@@ -52,5 +52,7 @@ for command in (
     clusters.taint,
     config.config,
     sync.sync,
+    adopt.adopt,
+    diff.diff,
 ):
     fed.add_command(command)

@@ -59,17 +59,22 @@ def tie_break_hashes(clusters: Sequence[str], key: str) -> list[int]:
     64-bit lane of one big integer, and a lane times the 25-bit prime stays below
     2**57, so one multiplication steps every lane without carrying into the next.
     """
-    lanes = len(clusters)
+    return _finish_hashes(_packed_name_states(clusters), len(clusters), key)
+
+
+def _packed_name_states(clusters: Sequence[str]) -> int:
+    states = [_cluster_name_state(c) for c in clusters]
+    return int.from_bytes(struct.pack(f"<{len(states)}Q", *states), "little")
+
+
+def _finish_hashes(packed: int, lanes: int, key: str) -> list[int]:
+    """Feed ``key`` to the packed per-cluster hash states and unpack them."""
     if lanes == 0:
         return []
     ones, mask = _lane_masks(lanes)
-    layout = f"<{lanes}Q"
-    packed = int.from_bytes(
-        struct.pack(layout, *[_cluster_name_state(c) for c in clusters]), "little"
-    )
     for byte in key.encode():
         packed = ((packed * _FNV32_PRIME) & mask) ^ (byte * ones)
-    return list(struct.unpack(layout, packed.to_bytes(8 * lanes, "little")))
+    return list(struct.unpack(f"<{lanes}Q", packed.to_bytes(8 * lanes, "little")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +92,12 @@ class _Records(NamedTuple):
     records: list[_Preference]
     names: list[str]
     negated_weights: list[int]
+    packed_names: int  # the names' hash states, for ``_finish_hashes``
 
     @classmethod
     def of(cls, records: list[_Preference]) -> _Records:
-        return cls(records, [r.cluster for r in records], [-r.weight for r in records])
+        names = [r.cluster for r in records]
+        return cls(records, names, [-r.weight for r in records], _packed_name_states(names))
 
 
 class PreparedPreferences(Mapping[str, Mapping[str, int | None]]):
@@ -390,14 +397,16 @@ def _ordered_preferences(
     """The clusters that have a preference, by weight descending then tie-break hash,
     and each one's tie-break hash."""
     if isinstance(preferences, PreparedPreferences):
-        records, names, negated_weights = preferences._records_for(clusters)
+        records, names, negated_weights, packed_names = preferences._records_for(clusters)
     else:
-        records, names, negated_weights = _Records.of(_parsed_records(clusters, preferences))
+        records, names, negated_weights, packed_names = _Records.of(
+            _parsed_records(clusters, preferences)
+        )
     if hard_caps or soft_caps:
         records = [
             _with_caps(r, hard_caps.get(r.cluster), soft_caps.get(r.cluster)) for r in records
         ]
-    hashes = tie_break_hashes(names, key)
+    hashes = _finish_hashes(packed_names, len(names), key)
     # Names are unique, so the records themselves are never compared.
     ordered = [r for *_, r in sorted(zip(negated_weights, hashes, names, records, strict=True))]
     return ordered, dict(zip(names, hashes, strict=True))

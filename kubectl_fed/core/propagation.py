@@ -21,10 +21,15 @@ from kubectl_fed.core.retain import retain_member_fields, strip_replicas
 from kubectl_fed.core.status import ClusterStatus
 
 ADOPTED_LABEL = ADOPTED_ANNOTATION  # same key; a label here (see core.federate)
-# The host's client-side-apply record describes the host's object: sent to a member it
-# would mislead `kubectl apply` there (and, as an annotation change, bump a Deployment's
-# generation on adoption).
-HOST_ONLY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+# Annotations never sent to members. The host's client-side-apply record describes the
+# host's object (sent on, it would mislead `kubectl apply` there); the revision annotations
+# belong to each member's Deployment controller. Sending either would also change
+# annotations, which bumps a Deployment's generation on adoption.
+HOST_ONLY_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+)
 # Marks a member copy carries; orphaning removes exactly these.
 MEMBER_MARK_LABELS = (MANAGED_LABEL, ADOPTED_LABEL, APPLIED_HASH_LABEL)
 MEMBER_MARK_ANNOTATIONS = (ADOPTED_ANNOTATION,)
@@ -168,7 +173,7 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
         for key, value in desired.items():
             if path == "/metadata" and key in SERVER_METADATA:
                 continue
-            child = f"{path}/{key}"
+            child = f"{path}/{escape(str(key))}"
             if key not in live:
                 if value not in (None, {}, []):
                     found.append(child)
@@ -183,6 +188,15 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
             found.extend(differences(want, have, f"{path}/{index}"))
         return found
     return [] if _same_scalar(desired, live) else [path]
+
+
+def escape(token: str) -> str:
+    """A JSON pointer token (RFC 6901): label keys like `a.io/b` contain a slash."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
 
 
 def _same_scalar(desired: Any, live: Any) -> bool:

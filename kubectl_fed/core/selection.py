@@ -660,7 +660,11 @@ def _select(
         reschedule, deferred = _trigger_changes(previous, fingerprint, policy.triggers)
         if not reschedule:
             code = Reason.KEPT_DEFERRED if deferred else Reason.KEPT_UNCHANGED
-            why = deferred or "no scheduling input changed since the last decision"
+            why = (
+                "a change waits for a rescheduleWhen trigger (see deferred_reason)"
+                if deferred
+                else "no scheduling input changed since the last decision"
+            )
             # A deferred change stays pending against the old fingerprint, as in KubeAdmiral.
             kept_fingerprint = previous if deferred else fingerprint
             return _kept(
@@ -939,46 +943,62 @@ def _readable_fingerprint(
 ) -> Mapping[str, Any] | None:
     if not stored:
         return None
-    per_cluster = ("labels", "taints", "apiResources")
-    if "policy" in stored and all(isinstance(stored.get(k), Mapping) for k in per_cluster):
+    if "policy" in stored and all(isinstance(stored.get(k), Mapping) for k in _TRIGGER_PARTS):
         return stored
     problems.warnings.append("the stored scheduling fingerprint is unreadable: rescheduling")
     return None
 
 
+_SWITCHABLE_CHANGES: Final = {
+    "policyContentChanged": "the policy changed",
+    "clusterJoined": "clusters joined",
+    "clusterLabelsChanged": "cluster labels changed",
+    "clusterAPIResourcesChanged": "cluster API resources changed",
+}
+
+
 def _trigger_changes(
     old: Mapping[str, Any], new: Mapping[str, Any], enabled: Mapping[str, bool]
 ) -> tuple[bool, str | None]:
-    """Whether a change reschedules now, and a description of the changes held back by
-    a trigger switched off in ``rescheduleWhen``."""
+    """Whether a change reschedules now; if not, a description of the changes held back
+    by a trigger switched off in ``rescheduleWhen``."""
     old_clusters, new_clusters = set(old["labels"]), set(new["labels"])
     common = old_clusters & new_clusters
-    changes = {
-        "replicas": old.get("replicas") != new["replicas"],
-        "clusterRemoved": bool(old_clusters - new_clusters),
-        "clusterTaintsChanged": _changed_in(old, new, "taints", common),
+    # Replicas, taints and a cluster leaving always count; the rest only when switched on.
+    if (
+        old.get("replicas") != new["replicas"]
+        or old_clusters - new_clusters
+        or _changed_on(old, new, "taints", common)
+    ):
+        return True, None
+    changes: dict[str, bool | list[str]] = {
         "policyContentChanged": old["policy"] != new["policy"],
-        "clusterJoined": bool(new_clusters - old_clusters),
-        "clusterLabelsChanged": _changed_in(old, new, "labels", common),
-        "clusterAPIResourcesChanged": _changed_in(old, new, "apiResources", common),
+        "clusterJoined": sorted(new_clusters - old_clusters),
+        "clusterLabelsChanged": _changed_on(old, new, "labels", common),
+        "clusterAPIResourcesChanged": _changed_on(old, new, "apiResources", common),
     }
-    firing = any(changed and enabled.get(t, True) for t, changed in changes.items())
-    held_back = [t for t, changed in changes.items() if changed and not enabled.get(t, True)]
+    if any(changed and enabled[trigger] for trigger, changed in changes.items()):
+        return True, None
+    held_back = [
+        f"{_SWITCHABLE_CHANGES[trigger]}"
+        + (f" ({', '.join(changed)})" if isinstance(changed, list) else "")
+        + f" but rescheduleWhen.{trigger} is false"
+        for trigger, changed in changes.items()
+        if changed
+    ]
     if not held_back:
-        return firing, None
-    return firing, (
-        "the previous decision is kept: "
-        + "; ".join(
-            f"{trigger} changed but rescheduleWhen.{trigger} is false" for trigger in held_back
-        )
-    )
+        return False, None
+    return False, "; ".join(held_back) + "; the last decision stands until another trigger fires"
 
 
-def _changed_in(
+def _changed_on(
     old: Mapping[str, Any], new: Mapping[str, Any], part: str, common: set[str]
-) -> bool:
+) -> list[str]:
+    """The clusters present before and now whose ``part`` hash differs."""
     before, after = old[part], new[part]
-    return before != after and any(before[name] != after[name] for name in common)
+    if before == after:
+        return []
+    return sorted(name for name in common if before[name] != after[name])
 
 
 def _short_hash(value: object) -> str:

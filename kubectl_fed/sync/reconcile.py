@@ -503,8 +503,6 @@ class Reconciler:
         if plan.existing is None or (result.errors and not plan.placement):
             return work
         annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
-        retain = annotations.get(RETAIN_REPLICAS_ANNOTATION) == "true"
-        adopt_mode = annotations.get(CONFLICT_RESOLUTION_ANNOTATION) == "adopt"
         namespace, name = key_of(plan.template)
         for cluster in sorted(plan.placement):
             member = members.by_name.get(cluster)
@@ -524,7 +522,7 @@ class Reconciler:
                 )
                 continue
             live = member.live(plan.ftype, namespace, name)
-            item = self._decide(plan, cluster, live, retain, adopt_mode, annotations)
+            item = self._decide(plan, cluster, live)
             if item is not None:
                 work.append(item)
         for cluster, member in members.by_name.items():
@@ -536,37 +534,19 @@ class Reconciler:
                 work.append(Work(plan, cluster, action, live=live))
         return work
 
-    def _decide(
-        self,
-        plan: Plan,
-        cluster: str,
-        live: Object | None,
-        retain: bool,
-        adopt_mode: bool,
-        annotations: dict[str, str],
-    ) -> Work | None:
-        path = plan.ftype.replicas_path or ("spec", "replicas")
-        adopting = (
-            live is not None
-            and not is_managed(live)
-            and adopt_mode
-            and adoption_allowed(annotations, cluster)
-        )
+    def _decide(self, plan: Plan, cluster: str, live: Object | None) -> Work | None:
         try:
-            desired = member_object(
-                plan.template,
-                _foreign_patches(plan.fo, cluster) + plan.patches.get(cluster, []),
-                adopted=adopting or (live is not None and is_adopted(live)),
-                retain_replicas=retain and live is not None,
-                replicas_path=path,
-            )
+            copy_ = member_copy(plan, cluster, live)
         except OverrideError as err:
             plan.result.clusters[cluster] = ClusterResult(
                 ClusterStatus.APPLY_OVERRIDES_FAILED, str(err)
             )
             return None
         decision: Decision = decide(
-            desired, live, adopt=adopting, correct_drift=self.options.drift == "correct"
+            copy_.desired,
+            live,
+            adopt=copy_.adopting,
+            correct_drift=self.options.drift == "correct",
         )
         generation = (live or {}).get("metadata", {}).get("generation")
         plan.result.clusters[cluster] = ClusterResult(
@@ -574,8 +554,21 @@ class Reconciler:
         )
         if decision.action == "none":
             return None
-        body = desired_with_live(desired, live, retain_replicas=retain, replicas_path=path)
-        return Work(plan, cluster, "apply", body=body, live=live)
+        return Work(plan, cluster, "apply", body=copy_.body, live=live)
+
+    def preview(self) -> tuple[list[Plan], list[Plan], Members]:
+        """Everything a pass would decide, read but not written (for diff and explain).
+        The caller closes the returned Members."""
+        snap = load(self.host)
+        members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
+        plans, retiring = self._plan_all(snap, members)
+        members.read(
+            sorted(
+                {p.ftype for p in plans + retiring if p.ftype.kind != "?"},
+                key=lambda t: (t.group, t.kind),
+            )
+        )
+        return plans, retiring, members
 
     def _retire_plan(self, fo: Object, snap: HostSnapshot) -> Plan | None:
         template = (fo.get("spec") or {}).get("template") or {}
@@ -769,6 +762,35 @@ class Reconciler:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class MemberCopy:
+    desired: Object  # what the federation says, marks included
+    body: Object  # what would be sent: desired plus the fields the member owns
+    adopting: bool
+
+
+def member_copy(plan: Plan, cluster: str, live: Object | None) -> MemberCopy:
+    """The copy of a planned object for one member. Raises OverrideError."""
+    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
+    retain = annotations.get(RETAIN_REPLICAS_ANNOTATION) == "true"
+    adopting = (
+        live is not None
+        and not is_managed(live)
+        and annotations.get(CONFLICT_RESOLUTION_ANNOTATION) == "adopt"
+        and adoption_allowed(annotations, cluster)
+    )
+    path = plan.ftype.replicas_path or ("spec", "replicas")
+    desired = member_object(
+        plan.template,
+        _foreign_patches(plan.fo, cluster) + plan.patches.get(cluster, []),
+        adopted=adopting or (live is not None and is_adopted(live)),
+        retain_replicas=retain and live is not None,
+        replicas_path=path,
+    )
+    body = desired_with_live(desired, live, retain_replicas=retain, replicas_path=path)
+    return MemberCopy(desired, body, adopting)
 
 
 def _fo_key(fo: Object) -> tuple[str, str, str]:

@@ -1,0 +1,120 @@
+"""`kubectl fed adopt`: take over objects already running in a member."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kubectl_fed.cli.clusters import complete_members
+from kubectl_fed.cli.settings import dry_run_option, host_options, settings
+
+
+@click.command()
+@click.argument("references", nargs=-1, required=True, metavar="TYPE/NAME... | TYPE -l SEL")
+@host_options
+@click.option(
+    "--cluster",
+    required=True,
+    shell_complete=complete_members,
+    help="The member the objects run in.",
+)
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("-l", "--selector", help="Adopt every object of TYPE matching this selector.")
+@click.option("--policy", help="Use this existing PropagationPolicy (or ClusterPropagationPolicy).")
+@click.option(
+    "--create-policy",
+    is_flag=True,
+    help="Create a Duplicate PropagationPolicy named after the object, placing it on --cluster.",
+)
+@click.option(
+    "--template",
+    type=click.Choice(["native", "federated"]),
+    default="native",
+    show_default=True,
+    help="native: the object itself in the host (KubeAdmiral style); federated: a "
+    "FederatedObject (for hosts that run workloads themselves).",
+)
+@click.option(
+    "--dependencies",
+    is_flag=True,
+    help="Also adopt the ConfigMaps, Secrets, ServiceAccounts and PVCs its pod "
+    "template references.",
+)
+@dry_run_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "yaml", "json"]),
+    default="table",
+    help="yaml/json: print the objects created (or, with --dry-run, that would be).",
+)
+def adopt(
+    references: tuple[str, ...],
+    cluster: str,
+    namespace: str,
+    selector: str | None,
+    policy: str | None,
+    create_policy: bool,
+    template: str,
+    dependencies: bool,
+    dry_run: str,
+    output: str,
+) -> None:
+    """Federate objects that already run in member --cluster, without restarting them.
+
+    Reads each live object, prunes what the member set (the pod template stays
+    byte-for-byte), adds the policy label and the adopt annotations, and creates the
+    template in the host. The next `kubectl fed sync` takes the member object over in place.
+    """
+    from kubectl_fed.ops.adopt import AdoptRequest
+    from kubectl_fed.ops.adopt import adopt as do_adopt
+    from kubectl_fed.output import dump_documents, table
+
+    s = settings()
+    host = s.host()
+    member = host.connect_member(host.must_cluster(cluster), s.timeout)
+    request = AdoptRequest(
+        list(references),
+        cluster,
+        namespace,
+        selector,
+        policy,
+        create_policy,
+        template,
+        dependencies,
+        dry_run,
+    )
+    results = do_adopt(host, member, request, progress=_progress_bar() if selector else None)
+    if output != "table":
+        click.echo(dump_documents([o for r in results for o in r.objects], output))
+    else:
+        rows = [[r.kind, r.name, _action(r.action, dry_run), r.message] for r in results]
+        click.echo(table(["KIND", "NAME", "ACTION", "MESSAGE"], rows))
+        if results and dry_run == "none" and any(r.action == "created" for r in results):
+            click.echo("Run `kubectl fed sync` to take the member objects over in place.")
+    if any(r.action == "failed" for r in results):
+        sys.exit(1)
+
+
+def _action(action: str, dry_run: str) -> str:
+    if dry_run == "server" and action == "created":
+        return "created (server dry run)"
+    return action
+
+
+def _progress_bar() -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        click.echo(
+            f"\radopting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            err=True,
+            nl=done == total,
+        )
+
+    return show

@@ -1,0 +1,155 @@
+"""`kubectl fed diff`: members against their templates, like `kubectl diff` for one cluster."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kubectl_fed.cli.clusters import complete_members
+from kubectl_fed.cli.settings import host_options, settings
+
+if TYPE_CHECKING:
+    from kubectl_fed.ops.diff import Difference
+
+EXIT_DIFFERENCES, EXIT_ERROR = 1, 2
+
+
+@click.command()
+@click.argument("references", nargs=-1, metavar="[TYPE[/NAME]...]")
+@host_options
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("-A", "--all-namespaces", is_flag=True)
+@click.option(
+    "--cluster",
+    "clusters",
+    multiple=True,
+    shell_complete=complete_members,
+    help="Only these members (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["unified", "json", "table"]),
+    default="unified",
+    show_default=True,
+)
+@click.option(
+    "--server-side",
+    "server_side",
+    type=click.BOOL,
+    is_flag=False,
+    flag_value=True,
+    default=True,
+    show_default=True,
+    metavar="[=true|false]",
+    help="Compare through a server-side dry-run apply (exact); "
+    "--server-side=false compares locally (fast).",
+)
+def diff(
+    references: tuple[str, ...],
+    namespace: str,
+    all_namespaces: bool,
+    clusters: tuple[str, ...],
+    output: str,
+    server_side: bool,
+) -> None:
+    """Show where member objects differ from what the federation says they should be.
+
+    Exit 0: no differences; 1: differences; >1: an error (an unreachable member is reported
+    and makes the exit code 2, the other members are still compared).
+    """
+    from kubectl_fed.errors import FedError
+    from kubectl_fed.ops.diff import DiffRequest
+    from kubectl_fed.ops.diff import diff as do_diff
+    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
+
+    s = settings()
+    host = s.host()
+    try:
+        host.require_api()
+        kinds, names = _selection(host, references)
+        for name in clusters:
+            host.must_cluster(name)
+        request = DiffRequest(
+            kinds, names, None if all_namespaces else namespace, set(clusters) or None, server_side
+        )
+        found = do_diff(Reconciler(host, SyncOptions(timeout=s.timeout)), request)
+    except FedError as err:
+        raise FedError(err.message, EXIT_ERROR) from None
+    {"unified": _unified, "json": _json, "table": _table}[output](found)
+    if any(d.state == "error" for d in found):
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_DIFFERENCES if any(d.differs for d in found) else 0)
+
+
+def _selection(
+    host: Any, references: tuple[str, ...]
+) -> tuple[set[tuple[str, str]] | None, set[str] | None]:
+    from kubectl_fed.core.resources import UnknownType, resolve_type, split_reference
+    from kubectl_fed.errors import FedError
+
+    if not references:
+        return None, None
+    kinds, names = set(), set()
+    for reference in references:
+        try:
+            kind, name = split_reference(reference)
+            resource = resolve_type(host.kube.api_resources(), kind)
+        except UnknownType as err:
+            raise FedError(str(err)) from None
+        kinds.add((resource["group"], resource["kind"]))
+        if name:
+            names.add(name)
+    return kinds, names or None
+
+
+def _yaml(obj: Any) -> list[str]:
+    import yaml
+
+    # Sorted keys, as kubectl diff shows them: field order is not a difference.
+    text = "" if obj is None else yaml.safe_dump(obj, sort_keys=True)
+    return text.splitlines(keepends=True)
+
+
+def _unified(found: list[Difference]) -> None:
+    import difflib
+
+    for item in found:
+        if item.state == "error":
+            click.echo(f"error: {item.cluster}: {item.title}: {item.message}", err=True)
+        elif item.state == "not-managed":
+            click.echo(f"# {item.cluster}: {item.title}: {item.message}")
+        elif item.differs:
+            label = f"{item.cluster}/{item.title}"
+            lines = difflib.unified_diff(
+                _yaml(item.live), _yaml(item.wanted), f"{label} (live)", f"{label} (federation)"
+            )
+            click.echo(f"diff -u {label}")
+            click.echo("".join(lines), nl=False)
+
+
+def _json(found: list[Difference]) -> None:
+    from kubectl_fed.output import dump
+
+    report = [
+        {
+            "object": d.title,
+            "cluster": d.cluster,
+            "state": d.state,
+            "paths": d.paths,
+            **({"message": d.message} if d.message else {}),
+        }
+        for d in found
+        if d.state != "same"
+    ]
+    click.echo(dump({"differences": report}, "json"))
+
+
+def _table(found: list[Difference]) -> None:
+    from kubectl_fed.output import table
+
+    rows = [[d.title, d.cluster, d.state, str(len(d.paths)), d.message[:80]] for d in found]
+    if rows:
+        click.echo(table(["OBJECT", "CLUSTER", "STATE", "DIFFERENCES", "MESSAGE"], rows))

@@ -1,0 +1,81 @@
+"""Helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from tests.conftest import Kubectl
+
+POLICY_LABEL = "kubeadmiral.io/propagation-policy-name"
+
+
+def sync_once(k: Kubectl, *args: str) -> tuple[int, dict[str, Any]]:
+    result = k.fed("sync", "--once", "-o", "json", *args, check=False)
+    assert result.code in (0, 1), result.err
+    report: dict[str, Any] = json.loads(result.out)
+    return result.code, report
+
+
+def entry(report: dict[str, Any], title: str) -> dict[str, Any]:
+    found = [o for o in report["objects"] if o["object"] == title]
+    assert found, f"{title} not in {[o['object'] for o in report['objects']]}"
+    chosen: dict[str, Any] = found[0]
+    return chosen
+
+
+def apply(k: Kubectl, *documents: dict[str, Any], context: str = "host") -> None:
+    text = "\n---\n".join(yaml.safe_dump(d) for d in documents)
+    k.run("--context", context, "apply", "-f", "-", stdin=text)
+
+
+def get(k: Kubectl, context: str, *args: str) -> dict[str, Any] | None:
+    result = k.run("--context", context, "get", *args, "-o", "json", check=False)
+    return json.loads(result.out) if result.code == 0 else None
+
+
+def deployment(
+    name: str,
+    namespace: str,
+    replicas: int = 2,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    image: str = "nginx",
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels or {},
+            "annotations": annotations or {},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}]},
+            },
+        },
+    }
+
+
+def policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "core.kubeadmiral.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def replicas_in(k: Kubectl, kind: str, name: str, namespace: str) -> dict[str, int | None]:
+    found = {}
+    for member in ("member-1", "member-2"):
+        obj = get(k, member, kind, name, "-n", namespace)
+        found[member] = obj["spec"].get("replicas") if obj else None
+    return found
