@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint clean-demo
+.PHONY: demo test lint release clean-demo
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(VENV)/.installed  ## lint, type checks, unit and end-to-end tests
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+release: $(VENV)/.installed  ## build the krew archive and write its sha256 into plugin-manifest/fed.yaml
+	$(PY) -m scripts.release
 
 clean-demo:
 	$(PY) -m tests.localcluster down --dir .localcluster

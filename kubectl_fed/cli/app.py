@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kubectl_fed import __version__
-from kubectl_fed.cli import adopt, clusters, config, diff, init, sync
+from kubectl_fed.cli import adopt, clusters, config, diff, init, inspect, sync
 from kubectl_fed.cli.settings import Settings, host_options
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
@@ -46,7 +46,7 @@ for command in (
     clusters.join,
     clusters.unjoin,
     clusters.clusters,
-    clusters.get,
+    inspect.get,
     clusters.cordon,
     clusters.uncordon,
     clusters.taint,
@@ -54,5 +54,8 @@ for command in (
     sync.sync,
     adopt.adopt,
     diff.diff,
+    inspect.status,
+    inspect.explain,
+    inspect.doctor,
 ):
     fed.add_command(command)

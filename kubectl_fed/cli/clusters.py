@@ -177,18 +177,6 @@ def clusters(output: str, no_headers: bool, refresh: bool) -> None:
 
 
 @click.command()
-@click.argument("kind", metavar="TYPE")
-@host_options
-@output_options()
-@click.option("--refresh", is_flag=True, help="For clusters: probe every member first.")
-def get(kind: str, output: str, no_headers: bool, refresh: bool) -> None:
-    """Get federation objects; `kubectl fed get clusters` lists the members."""
-    if kind.lower() not in CLUSTER_TYPES:
-        raise FedError(f"unknown type {kind!r}: kubectl fed get supports clusters")
-    list_clusters(output, no_headers, refresh)
-
-
-@click.command()
 @click.argument("name", shell_complete=complete_members)
 @host_options
 def cordon(name: str) -> None:

@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["table", "json", "yaml"]),
+    type=click.Choice(["table", "wide", "json", "yaml"]),
     default="table",
-    help="Summary format of --once.",
+    help="Summary of --once: table lists the objects that need attention, wide every object.",
 )
 def sync(
     once: bool, drift: str, workers: int, resync_period: str, no_wait: bool, output: str
@@ -74,7 +74,10 @@ def sync(
     s = settings()
     host = s.host()
     host.require_api()
-    lease = SyncLease(host.kube, s.namespace)
+    from kubectl_fed.kube.client import connect_context
+
+    # Its own connection: renewals are not the pass's writes (those are counted).
+    lease = SyncLease(connect_context(*s.host_target(), s.timeout), s.namespace)
     stopper = Stopper()
     stopper.install()
     lease.acquire(
@@ -119,7 +122,7 @@ def _progress() -> Any:
         return None
 
     def show(step: str) -> None:
-        click.echo(f"\rsync: writing {step}", err=True, nl=False)
+        click.echo(f"\rsync: {step} objects", err=True, nl=False)
         done, _, total = step.partition("/")
         if done == total:
             click.echo("", err=True)
@@ -154,7 +157,7 @@ def _print_summary(report: PassReport, output: str) -> None:
         }
         for o in sorted(report.objects, key=lambda o: o.title)
     ]
-    if output != "table":
+    if output in ("json", "yaml"):
         click.echo(
             dump(
                 {
@@ -169,7 +172,10 @@ def _print_summary(report: PassReport, output: str) -> None:
         )
         return
     lines = []
-    for obj in sorted(report.objects, key=lambda o: o.title):
+    shown = (
+        report.objects if output == "wide" else [o for o in report.objects if not o.ok or o.drifted]
+    )
+    for obj in sorted(shown, key=lambda o: o.title):
         ok = sum(1 for r in obj.clusters.values() if r.status == "OK")
         state = (
             "Deleted"

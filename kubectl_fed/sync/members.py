@@ -52,6 +52,7 @@ class Members:
         self.host = host
         self.timeout = timeout
         self.workers = workers
+        self.pool_size = max(8, workers * max(1, len(clusters)))
         self.by_name: dict[str, Member] = {}
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(clusters)))) as pool:
             for member in pool.map(self._connect, clusters):
@@ -60,7 +61,8 @@ class Members:
     def _connect(self, cluster: Object) -> Member:
         name = cluster["metadata"]["name"]
         try:
-            kube = self.host.connect_member(cluster, self.timeout)
+            # Objects are processed many at a time: one pooled connection per worker.
+            kube = self.host.connect_member(cluster, self.timeout, pool_size=self.pool_size)
         except FedError as err:
             return Member(name, None, str(err))
         member = Member(name, kube)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,9 +41,12 @@ from kubectl_fed.core.propagation import (
 )
 from kubectl_fed.core.selection import (
     ClusterInfo,
+    ClusterSet,
     CurrentPlacement,
+    Policy,
     SchedulingResult,
     WorkloadInfo,
+    parse_policy,
     select_clusters,
     select_clusters_v1,
 )
@@ -159,6 +161,9 @@ class Reconciler:
         self.host = host
         self.options = options
         self.progress = progress or (lambda _message: None)
+        self._ready: list[str] = []
+        self._all_ready: ClusterSet | None = None
+        self._policies: dict[Any, Policy] = {}
 
     # ------------------------------------------------------------------ the pass
 
@@ -176,12 +181,7 @@ class Reconciler:
                     key=lambda t: (t.group, t.kind),
                 )
             )
-            self._write_federated_objects(plans)
-            work = [w for p in plans for w in self._member_work(p, members)]
-            work += [w for p in retiring for w in self._retire_work(p, members)]
-            self._execute(work, members)
-            self._write_statuses(plans, members)
-            self._finish_retiring(retiring)
+            self._pipeline(plans, retiring, members)
             results = [p.result for p in plans + retiring]
             requests = {"host": dict(self.host.kube.counts), **members.requests()}
             unreachable = {n: m.error for n, m in members.by_name.items() if not m.reachable}
@@ -212,6 +212,11 @@ class Reconciler:
     def _plan_all(self, snap: HostSnapshot, members: Members) -> tuple[list[Plan], list[Plan]]:
         existing = {_fo_key(fo): fo for fo in snap.federated_objects}
         clusters = _cluster_infos(snap, members)
+        self._ready = sorted(name for name, (fresh, _) in clusters.items() if fresh.ready)
+        # With every member answering, all objects see the same clusters: hash them once.
+        all_ready = len(self._ready) == len(clusters)
+        self._all_ready = ClusterSet(f for f, _ in clusters.values()) if all_ready else None
+        self._policies = {}
         plans: list[Plan] = []
         claimed: set[tuple[str, str, str]] = set()
         for template in snap.templates:
@@ -348,7 +353,7 @@ class Reconciler:
         previous = ((existing or {}).get("status") or {}).get("scheduling") or {}
         placed = set(_our_placement(existing)) if existing else set()
         current_replicas = previous.get("replicas") or {}
-        ready = sorted(name for name, (fresh, _) in clusters.items() if fresh.ready)
+        ready = self._ready
         current = CurrentPlacement(
             clusters={c: current_replicas.get(c) for c in placed},
             # A cluster that went down or came back is not a policy trigger, but must be
@@ -357,7 +362,9 @@ class Reconciler:
         )
         # An unreachable cluster keeps what it holds (an outage is not a reason to move),
         # but gets nothing new.
-        infos = [held if name in placed else fresh for name, (fresh, held) in clusters.items()]
+        infos: ClusterSet | list[ClusterInfo] = self._all_ready or [
+            held if name in placed else fresh for name, (fresh, held) in clusters.items()
+        ]
         namespace, name = key_of(template)
         workload = WorkloadInfo(
             kind=ftype.kind,
@@ -371,7 +378,7 @@ class Reconciler:
         elif policy is None:
             return {"errors": [], "replicas": current_replicas, "kept": True}
         else:
-            outcome = select_clusters(policy.get("spec") or {}, infos, workload, current)
+            outcome = select_clusters(self._parsed(policy), infos, workload, current)
         record = {**_scheduling_record(outcome), "ready": ready}
         if previous and not outcome.rescheduled and not outcome.errors:
             # Same decision: keep its record (and reasons) so status does not churn.
@@ -385,6 +392,13 @@ class Reconciler:
             if not outcome.deferred_reason:
                 record.pop("deferredReason")
         return record
+
+    def _parsed(self, policy: Object) -> Policy:
+        """Each policy is parsed once per pass, not once per object it places."""
+        key = policy["metadata"].get("uid") or id(policy)
+        if key not in self._policies:
+            self._policies[key] = parse_policy(policy.get("spec") or {})
+        return self._policies[key]
 
     def _compute_patches(self, plan: Plan, snap: HostSnapshot) -> None:
         """Per-cluster patches: scheduled replicas first, then ClusterOverridePolicies, then
@@ -446,14 +460,47 @@ class Reconciler:
 
     # ------------------------------------------------------------------ host writes
 
-    def _write_federated_objects(self, plans: list[Plan]) -> None:
-        for plan in plans:
-            if plan.result.errors and not plan.placement and plan.existing is None:
-                continue
+    def _pipeline(self, plans: list[Plan], retiring: list[Plan], members: Members) -> None:
+        """Each object end to end (FederatedObject, member copies, status), many objects at
+        a time: the host and every member are kept busy at once."""
+        jobs = [(plan, False) for plan in plans] + [(plan, True) for plan in retiring]
+        if not jobs:
+            return
+        # The host connection pools 32 connections (cli.settings): stay within it.
+        workers = min(32, max(1, self.options.workers) * max(1, len(members.by_name)))
+
+        def run(job: tuple[Plan, bool]) -> None:
+            plan, retire = job
+            if retire:
+                self._retire(plan, members)
+            else:
+                self._propagate(plan, members)
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            for done, _ in enumerate(pool.map(run, jobs), 1):
+                self.progress(f"{done}/{len(jobs)}")
+
+    def _propagate(self, plan: Plan, members: Members) -> None:
+        if not (plan.result.errors and not plan.placement and plan.existing is None):
             try:
                 plan.existing = self._write_fo(plan)
             except ApiError as err:
                 plan.result.errors.append(f"cannot write the FederatedObject: {err}")
+        for item in self._member_work(plan, members):
+            self._run_one(item, members.by_name[item.cluster])
+        self._write_status(plan, members)
+
+    def _retire(self, plan: Plan, members: Members) -> None:
+        for item in self._retire_work(plan, members):
+            self._run_one(item, members.by_name[item.cluster])
+        if plan.result.clusters:  # something is still out there (or unknown)
+            return
+        try:
+            self._drop_federated_object(plan.fo)
+        except NotFound:
+            pass
+        except ApiError as err:
+            plan.result.errors.append(f"cannot remove the FederatedObject: {err}")
 
     def _write_fo(self, plan: Plan) -> Object:
         wanted = plan.fo
@@ -598,24 +645,6 @@ class Reconciler:
                 work.append(Work(plan, cluster, action, live=live))
         return work
 
-    def _execute(self, work: list[Work], members: Members) -> None:
-        """Different clusters in parallel; within one, up to --workers at a time."""
-        by_cluster: dict[str, list[Work]] = defaultdict(list)
-        for item in work:
-            by_cluster[item.cluster].append(item)
-        if not by_cluster:
-            return
-        workers = max(1, self.options.workers)
-        with ThreadPoolExecutor(max_workers=workers * len(by_cluster)) as pool:
-            futures = [
-                pool.submit(self._run_one, item, members.by_name[item.cluster])
-                for items in by_cluster.values()
-                for item in items
-            ]
-            for done, future in enumerate(futures, 1):
-                future.result()
-                self.progress(f"{done}/{len(futures)}")
-
     def _run_one(self, item: Work, member: Member) -> None:
         results = item.plan.result.clusters
         if not member.reachable:
@@ -647,18 +676,17 @@ class Reconciler:
 
     # ------------------------------------------------------------------ status
 
-    def _write_statuses(self, plans: list[Plan], members: Members) -> None:
-        for plan in plans:
-            if plan.existing is None or "uid" not in plan.existing.get("metadata", {}):
-                continue
-            try:
-                self._write_fo_status(plan)
-                if plan.native is not None:
-                    self._write_template_status(plan, members)
-            except NotFound:
-                pass  # deleted meanwhile: the next pass retires it
-            except ApiError as err:
-                plan.result.errors.append(f"cannot record status: {err}")
+    def _write_status(self, plan: Plan, members: Members) -> None:
+        if plan.existing is None or "uid" not in plan.existing.get("metadata", {}):
+            return
+        try:
+            self._write_fo_status(plan)
+            if plan.native is not None:
+                self._write_template_status(plan, members)
+        except NotFound:
+            pass  # deleted meanwhile: the next pass retires it
+        except ApiError as err:
+            plan.result.errors.append(f"cannot record status: {err}")
 
     def _write_fo_status(self, plan: Plan) -> None:
         assert plan.existing is not None
@@ -732,17 +760,6 @@ class Reconciler:
         self.host.kube.merge_patch(path, {"status": patch})
 
     # ------------------------------------------------------------------ retiring
-
-    def _finish_retiring(self, retiring: list[Plan]) -> None:
-        for plan in retiring:
-            if plan.result.clusters:  # something is still out there (or unknown)
-                continue
-            try:
-                self._drop_federated_object(plan.fo)
-            except NotFound:
-                pass
-            except ApiError as err:
-                plan.result.errors.append(f"cannot remove the FederatedObject: {err}")
 
     def _drop_federated_object(self, fo: Object) -> None:
         path = _fo_path(fo)

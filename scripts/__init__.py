@@ -1,0 +1,1 @@
+"""Maintainer commands run from the repository root (`python -m scripts.release`)."""
