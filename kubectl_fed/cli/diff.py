@@ -69,11 +69,11 @@ def diff(
     host = s.host()
     try:
         host.require_api()
-        kinds, names = _selection(host, references)
+        selection = _selection(host, references)
         for name in clusters:
             host.must_cluster(name)
         request = DiffRequest(
-            kinds, names, None if all_namespaces else namespace, set(clusters) or None, server_side
+            selection, None if all_namespaces else namespace, set(clusters) or None, server_side
         )
         found = do_diff(Reconciler(host, SyncOptions(timeout=s.timeout)), request)
     except FedError as err:
@@ -84,25 +84,22 @@ def diff(
     sys.exit(EXIT_DIFFERENCES if any(d.differs for d in found) else 0)
 
 
-def _selection(
-    host: Any, references: tuple[str, ...]
-) -> tuple[set[tuple[str, str]] | None, set[str] | None]:
+def _selection(host: Any, references: tuple[str, ...]) -> set[tuple[str, str, str | None]] | None:
+    """(group, kind, name) per reference; name None selects every object of the kind."""
     from kubectl_fed.core.resources import UnknownType, resolve_type, split_reference
     from kubectl_fed.errors import FedError
 
     if not references:
-        return None, None
-    kinds, names = set(), set()
+        return None
+    selection: set[tuple[str, str, str | None]] = set()
     for reference in references:
         try:
             kind, name = split_reference(reference)
             resource = resolve_type(host.kube.api_resources(), kind)
         except UnknownType as err:
             raise FedError(str(err)) from None
-        kinds.add((resource["group"], resource["kind"]))
-        if name:
-            names.add(name)
-    return kinds, names or None
+        selection.add((resource["group"], resource["kind"], name))
+    return selection
 
 
 def _yaml(obj: Any) -> list[str]:

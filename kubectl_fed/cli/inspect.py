@@ -202,7 +202,7 @@ def _require_named(
     for selector in selectors:
         if selector.name is None:
             continue
-        if not any(s.kind == selector.kind and s.name == selector.name for s in states):
+        if not any(s.object == selector.title for s in states):
             where = "" if all_namespaces else f" in namespace {namespace}"
             raise FedError(f"{selector.title} is not federated{where} (no FederatedObject for it)")
 
@@ -212,14 +212,15 @@ def _print_status(
 ) -> None:
     from kubectl_fed.output import Column, age, echo, render
 
-    namespace = [Column("NAMESPACE", lambda r: r[0].namespace)] if all_namespaces else []
+    namespace_column = [Column("NAMESPACE", lambda r: r[0].namespace)] if all_namespaces else []
     if output == "wide":
         rows = [(o, c) for o in states for c in _clusters_or_none(o)]
-        columns = [*namespace, Column("OBJECT", lambda r: r[0].object), *_cluster_columns()]
+        object_column = Column("OBJECT", lambda r: r[0].object)
+        columns = [*namespace_column, object_column, *_cluster_columns()]
         echo(render(rows, columns, output, no_headers=no_headers))
         return
     summary = [
-        *namespace,
+        *namespace_column,
         Column("OBJECT", lambda r: r[0].object),
         Column("CLUSTERS OK", lambda r: _paint_unless(r[0].clusters_ok, r[0].ok)),
         Column("REPLICAS", lambda r: r[0].replicas),
@@ -300,8 +301,9 @@ def get(
     """The live objects of TYPE in the member clusters, like `kubectl get` across them.
 
     Members are asked concurrently; each row says its CLUSTER and whether the federation
-    MANAGED it (yes, no, or adopted). A member that does not answer (or does not serve
-    TYPE) is a row with a MESSAGE, and the exit code is 1. `-o json|yaml` prints a List
+    MANAGED it (yes, no, or adopted). A member that does not answer is a row with a
+    MESSAGE and makes the exit code 1 (one that does not serve TYPE is a row too, but
+    not an error). `-o json|yaml` prints a List
     whose items carry their cluster in the annotation kubectl-fed.io/cluster (added to
     the output only); `-o name` prints `cluster/CLUSTER TYPE.GROUP/NAME` lines.
 
@@ -479,7 +481,7 @@ def explanation_text(found: Explanation) -> str:
         f"Object:       {found.object}"
         + (f" in namespace {found.namespace}" if found.namespace else ""),
         f"Federated as: {found.federated_object}"
-        + ("" if found.synced_before else " (does not exist yet)"),
+        + ("" if found.federated_object_exists else " (does not exist yet)"),
         f"Policy:       {found.policy}",
         *(f"  {line}" for line in found.policy_lines),
     ]
@@ -519,7 +521,7 @@ def _choices_table(found: Explanation) -> list[str]:
 def _pending_lines(found: Explanation) -> list[str]:
     adding = [c.cluster for c in found.clusters if c.chosen and not c.placed]
     removing = [c.cluster for c in found.clusters if c.placed and not c.chosen]
-    if not found.synced_before or not (adding or removing):
+    if not found.federated_object_exists or not (adding or removing):
         return []
     changes = []
     if adding:

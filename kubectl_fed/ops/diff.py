@@ -51,8 +51,8 @@ class Difference:
 
 @dataclass
 class DiffRequest:
-    kinds: set[tuple[str, str]] | None  # (group, kind) to include; None: all
-    names: set[str] | None
+    # (group, kind, name or None for every object of the kind); None: everything
+    selection: set[tuple[str, str, str | None]] | None
     namespace: str | None  # None: all namespaces
     clusters: set[str] | None
     server_side: bool
@@ -79,10 +79,10 @@ def _selected(plan: Plan, request: DiffRequest) -> bool:
     namespace, name = key_of(plan.template)
     if plan.ftype.kind == "?":
         return False
-    if request.kinds is not None and (plan.ftype.group, plan.ftype.kind) not in request.kinds:
-        return False
-    if request.names is not None and name not in request.names:
-        return False
+    if request.selection is not None:
+        kind = (plan.ftype.group, plan.ftype.kind)
+        if (*kind, None) not in request.selection and (*kind, name) not in request.selection:
+            return False
     return request.namespace is None or namespace in (request.namespace, "")
 
 

@@ -273,28 +273,28 @@ def _type_key(fo: Object) -> tuple[str, str]:
 
 def _state_from_members(fo: Object, ftype: FederatedType | None, members: Members) -> ObjectState:
     namespace, name = key_of(_template(fo))
+    api_version, kind = _type_key(fo)
     live: dict[str, Object | None] = {}
-    unreachable: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     for cluster, member in members.by_name.items():
         if not member.reachable:
-            unreachable[cluster] = member.error
-        elif ftype is not None:
+            unknown[cluster] = member.error
+        elif ftype is None:
+            unknown[cluster] = f"cannot read {api_version}/{kind}: the kind is not federated"
+        else:
             live[cluster] = member.live(ftype, namespace, name)
-    state = object_state(fo, ftype.replicas_path if ftype else None, live, unreachable)
-    if ftype is None:
-        api_version, kind = _type_key(fo)
-        state.problems.append(f"kind {api_version}/{kind} is not federated")
-    return state
+    return object_state(fo, ftype.replicas_path if ftype else None, live, unknown)
 
 
 def object_state(
     fo: Object,
     replicas_path: tuple[str, ...] | None,
     live: Mapping[str, Object | None],
-    unreachable: Mapping[str, str],
+    unknown: Mapping[str, str],
 ) -> ObjectState:
     """Status of one FederatedObject from its recorded status and the member copies
-    (`live`: cluster -> copy or None when missing; `unreachable`: cluster -> error)."""
+    (`live`: cluster -> copy, None when missing; `unknown`: cluster -> why its copy could
+    not be read, e.g. the member does not answer)."""
     template = _template(fo)
     metadata = fo.get("metadata") or {}
     status_ = fo.get("status") or {}
@@ -308,9 +308,7 @@ def object_state(
         generation == synced_generation,
     )
     clusters = [
-        _cluster_state(
-            name, entries.get(name), name in placed, context, live, unreachable.get(name)
-        )
+        _cluster_state(name, entries.get(name), name in placed, context, live, unknown.get(name))
         for name in sorted(set(entries) | placed)
     ]
     api_version, kind = str(template.get("apiVersion", "")), str(template.get("kind", ""))
@@ -411,7 +409,8 @@ def _scheduled(
 def _ready(copy: Object | None, replicas_path: tuple[str, ...] | None) -> int | None:
     if copy is None or not replicas_path:
         return None
-    ready = (copy.get("status") or {}).get("readyReplicas", 0)
+    status_ = copy.get("status") or {}
+    ready = status_.get("readyReplicas", status_.get("ready", 0))  # Jobs count `ready`
     return ready if isinstance(ready, int) else None
 
 
@@ -419,8 +418,10 @@ def _member_synced(
     copy: Object | None, placed: bool, observed: Any, fo_synced: bool
 ) -> tuple[bool | None, str]:
     """Whether the member copy is the one the last sync wrote, and if not, why."""
+    if not placed and copy is None:
+        return True, ""
     if not placed:
-        return (copy is None), "" if copy is None else "no longer placed here: awaiting removal"
+        return False, "no longer placed here: awaiting removal"
     if copy is None:
         return False, "missing in the member"
     generation = copy.get("metadata", {}).get("generation")
@@ -537,7 +538,7 @@ class Explanation:
     object: str
     namespace: str
     federated_object: str
-    synced_before: bool  # the FederatedObject exists (a sync ran since it was federated)
+    federated_object_exists: bool  # in the host (a sync wrote it)
     policy: str  # "PropagationPolicy ns/name", or how it is placed without one
     policy_lines: list[str]
     override_policies: list[str]
@@ -554,7 +555,7 @@ class Explanation:
             "object": self.object,
             "namespace": self.namespace,
             "federatedObject": self.federated_object,
-            "synced": self.synced_before,
+            "federatedObjectExists": self.federated_object_exists,
             "policy": {"name": self.policy, "details": self.policy_lines},
             "overridePolicies": self.override_policies,
             "clusters": [c.as_dict() for c in self.clusters],
@@ -629,7 +630,7 @@ def explanation(plan: Plan, members: list[str], unreachable: Mapping[str, str]) 
         object=object_name(str(plan.template.get("apiVersion")), plan.ftype.kind, name),
         namespace=namespace,
         federated_object=str(plan.fo["metadata"]["name"]),
-        synced_before=plan.existing is not None and "uid" in plan.existing.get("metadata", {}),
+        federated_object_exists="uid" in (plan.existing or {}).get("metadata", {}),
         policy=policy_name,
         policy_lines=policy_summary(policy_spec) if policy_spec is not None else [],
         override_policies=[_policy_title(k, namespace, n) for k, n in override_policies_of(source)],

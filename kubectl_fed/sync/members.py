@@ -28,6 +28,8 @@ class Member:
     kube: Kube | None
     error: str = ""
     objects: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict)
+    # Kinds that could not be listed (e.g. RBAC): never taken as "holds nothing".
+    read_errors: dict[str, str] = field(default_factory=dict)
     namespaces: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,11 +90,13 @@ class Members:
             items = {_key(o): o for o in member.kube.list_all(path_for(ftype.resource))}
         except NotFound:  # the member does not serve this kind
             items = {}
+        except Unreachable as err:
+            member.mark_unreachable(err)
+            return
         except ApiError as err:
-            if isinstance(err, Unreachable):
-                member.mark_unreachable(err)
-                return
-            items = {}
+            with member.lock:
+                member.read_errors[ftype.describe()] = str(err)
+            return
         with member.lock:
             member.objects[key] = items
 

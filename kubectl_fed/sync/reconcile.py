@@ -261,6 +261,15 @@ class Reconciler:
         draft = build_federated_object(
             obj, template.type.plural, template.type.group, None, None, None
         )
+        # Other controllers' placements and overrides on the FederatedObject are theirs.
+        for field_ in ("placements", "overrides"):
+            theirs = [
+                e
+                for e in ((existing or {}).get("spec") or {}).get(field_) or []
+                if e.get("controller") != CONTROLLER
+            ]
+            if theirs:
+                draft["spec"][field_] = theirs
         policy, errors = self._policy_for(obj, snap)
         result = ObjectResult(obj["kind"], template.key[0], template.key[1], errors=errors)
         scheduling = self._schedule(
@@ -568,6 +577,10 @@ class Reconciler:
                     ClusterStatus.APPLY_OVERRIDES_FAILED, plan.patch_errors[cluster]
                 )
                 continue
+            unreadable = member.read_errors.get(plan.ftype.describe())
+            if unreadable:
+                result.clusters[cluster] = ClusterResult(ClusterStatus.RETRIEVAL_FAILED, unreadable)
+                continue
             live = member.live(plan.ftype, namespace, name)
             item = self._decide(plan, cluster, live)
             if item is not None:
@@ -636,6 +649,12 @@ class Reconciler:
             if not member.reachable:
                 plan.result.clusters[cluster] = ClusterResult(
                     ClusterStatus.CLUSTER_NOT_READY, member.error
+                )
+                continue
+            unreadable = member.read_errors.get(plan.ftype.describe())
+            if unreadable:  # unknown whether a copy is there: keep the object pending
+                plan.result.clusters[cluster] = ClusterResult(
+                    ClusterStatus.RETRIEVAL_FAILED, unreadable
                 )
                 continue
             live = member.live(plan.ftype, namespace, name)

@@ -255,7 +255,7 @@ def test_explanation_of_a_divided_deployment() -> None:
     sources = [p["source"] for p in found.clusters[1].overrides]
     assert sources == ["scheduler: divided replicas", "override policies"]
     assert found.rescheduling[0].startswith("not deferred")
-    assert not found.synced_before and not found.errors
+    assert not found.federated_object_exists and not found.errors
 
 
 def test_explanation_of_deferral_followers_and_missing_policy() -> None:
