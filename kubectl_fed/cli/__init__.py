@@ -7,7 +7,12 @@ import sys
 
 
 def main() -> None:
+    import logging
+
     from kubectl_fed.cli.app import fed
+
+    # Our own retries and messages say what matters; urllib3's warnings would only repeat it.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
     try:
         fed.main(prog_name="kubectl fed")

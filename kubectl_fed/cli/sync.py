@@ -106,10 +106,14 @@ def _log(message: str) -> None:
     click.echo(f"sync: {message}", err=True)
 
 
-def _log_pass(report: PassReport) -> None:
+def _log_pass(report: PassReport, full: bool = True) -> None:
+    """A line per full pass; a watch-driven pass only when it did or found something."""
     bad = [o for o in report.objects if not o.ok]
+    if not full and not bad and not report.writes:
+        return
+    kind = "pass" if full else "update"
     _log(
-        f"pass: {len(report.objects)} objects, {len(bad)} not OK, {report.writes} writes, "
+        f"{kind}: {len(report.objects)} objects, {len(bad)} not OK, {report.writes} writes, "
         f"{report.seconds:.2f}s"
     )
     for obj in bad[:20]:

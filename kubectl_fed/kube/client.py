@@ -8,6 +8,7 @@ what the core works with, and deserialising large lists into models is slow.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import shutil
@@ -212,6 +213,13 @@ class Kube:
         if self._discovery is None or refresh:
             self._discovery = _discover(self)
         return self._discovery
+
+    def clone(self, pool_size: int) -> Kube:
+        """Another connection to the same cluster with its own pool (for long watches,
+        which would otherwise hold the connections the work needs)."""
+        configuration = copy.copy(self.api.configuration)
+        configuration.connection_pool_maxsize = pool_size
+        return Kube(k8s.ApiClient(configuration), self.name, self.timeout)
 
     def close(self) -> None:
         self.api.close()

@@ -1,4 +1,10 @@
-"""Continuous sync: watch what matters, reconcile when it changes, resync periodically."""
+"""Continuous sync: watch what matters, reconcile what changed, resync periodically.
+
+A watch event that names one template (the template, its FederatedObject, or a member
+copy) queues just that template: the next pass reads and reconciles only what is queued,
+which keeps an edit's way to the members well under a second. Policy, cluster and type
+changes, a burst of events, and the resync period call for a full pass.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,11 @@ from kubectl_fed.kube.client import Kube, path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.sync.reconcile import PassReport, Reconciler
-from kubectl_fed.sync.types import FederatedType
+from kubectl_fed.sync.snapshot import TemplateKey
+from kubectl_fed.sync.types import FederatedType, type_of
 
 DEBOUNCE_S = 0.02  # gather a burst of events (one kubectl apply -f of many objects)
+FULL_PASS_ABOVE = 50  # more queued templates than this: one full pass is cheaper
 
 
 class Stopper:
@@ -39,20 +47,49 @@ class Stopper:
             signal.signal(sig, handler)
 
 
+class Pending:
+    """What the watches asked for since the last pass."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wakeup = threading.Event()
+        self.keys: set[TemplateKey] = set()
+        self.full = False
+
+    def add(self, key: TemplateKey | None) -> None:
+        with self.lock:
+            if key is None:
+                self.full = True
+            else:
+                self.keys.add(key)
+        self.wakeup.set()
+
+    def take(self) -> tuple[set[TemplateKey], bool]:
+        with self.lock:
+            keys, full = self.keys, self.full
+            self.keys, self.full = set(), False
+            self.wakeup.clear()
+        return keys, full
+
+
+Classifier = Callable[[dict[str, Any]], TemplateKey | None]
+
+
 class Watcher(threading.Thread):
-    """One list+watch of a collection; any event marks the federation dirty."""
+    """One list+watch of a collection; each event is classified and queued."""
 
     def __init__(
         self,
         kube: Kube,
         path: str,
-        dirty: threading.Event,
+        classify: Classifier,
+        pending: Pending,
         stop: threading.Event,
         label_selector: str | None = None,
     ) -> None:
         super().__init__(daemon=True, name=f"watch {path}")
-        self.kube, self.path, self.dirty, self.stop = kube, path, dirty, stop
-        self.label_selector = label_selector
+        self.kube, self.path, self.classify, self.pending = kube, path, classify, pending
+        self.stop, self.label_selector = stop, label_selector
 
     def run(self) -> None:
         version = ""
@@ -72,30 +109,85 @@ class Watcher(threading.Thread):
                         break
                     version = (obj.get("metadata") or {}).get("resourceVersion", version)
                     if event.get("type") != "BOOKMARK":
-                        self.dirty.set()
+                        self.pending.add(self.classify(obj))
             except ApiError:
                 version = ""
-                self.stop.wait(2.0)  # the member is down: try again shortly
+                self.stop.wait(2.0)  # the cluster is down: try again shortly
             except Exception:  # a broken stream: start over from a fresh list
                 version = ""
                 self.stop.wait(1.0)
 
 
-def host_paths(types: list[FederatedType]) -> list[str]:
-    paths = [
-        fed_path(p)
-        for p in (
+def _by_name(ftype: FederatedType) -> Classifier:
+    def classify(obj: dict[str, Any]) -> TemplateKey:
+        metadata = obj.get("metadata") or {}
+        return ftype.group, ftype.kind, metadata.get("namespace") or "", metadata.get("name", "")
+
+    return classify
+
+
+def _by_template(types: list[FederatedType]) -> Classifier:
+    """A FederatedObject event names the template it carries."""
+
+    def classify(obj: dict[str, Any]) -> TemplateKey | None:
+        template = (obj.get("spec") or {}).get("template") or {}
+        ftype = type_of(types, template.get("apiVersion", ""), template.get("kind", ""))
+        if ftype is None:
+            return None
+        metadata = template.get("metadata") or {}
+        namespace = metadata.get("namespace") or (obj.get("metadata") or {}).get("namespace")
+        return ftype.group, ftype.kind, namespace or "", metadata.get("name", "")
+
+    return classify
+
+
+def _everything(_obj: dict[str, Any]) -> None:
+    return None
+
+
+def watchers(
+    host: Host,
+    reconciler: Reconciler,
+    types: list[FederatedType],
+    pending: Pending,
+    stop: threading.Event,
+) -> list[Watcher]:
+    kube = host.kube.clone(pool_size=len(types) + 10)
+    found = [
+        Watcher(kube, fed_path(plural), _everything, pending, stop)
+        for plural in (
             api.FEDERATED_CLUSTERS,
             api.PROPAGATION_POLICIES,
             api.CLUSTER_PROPAGATION_POLICIES,
             api.OVERRIDE_POLICIES,
             api.CLUSTER_OVERRIDE_POLICIES,
-            api.FEDERATED_OBJECTS,
-            api.CLUSTER_FEDERATED_OBJECTS,
             api.FEDERATED_TYPE_CONFIGS,
         )
     ]
-    return paths + [path_for(t.resource) for t in types]
+    found += [
+        Watcher(kube, fed_path(plural), _by_template(types), pending, stop)
+        for plural in (api.FEDERATED_OBJECTS, api.CLUSTER_FEDERATED_OBJECTS)
+    ]
+    found += [Watcher(kube, path_for(t.resource), _by_name(t), pending, stop) for t in types]
+    for cluster in host.clusters():
+        try:
+            member = host.connect_member(
+                cluster, reconciler.options.timeout, pool_size=len(types) + 2
+            )
+        except Exception:  # reconnecting is the resync's job
+            continue
+        found += [
+            Watcher(
+                member,
+                path_for(t.resource),
+                _by_name(t),
+                pending,
+                stop,
+                label_selector=f"{MANAGED_LABEL}=true",
+            )
+            for t in types
+        ]
+    return found
 
 
 def run_forever(
@@ -103,54 +195,26 @@ def run_forever(
     reconciler: Reconciler,
     types: list[FederatedType],
     resync_period: float,
-    report: Callable[[PassReport], None],
+    report: Callable[[PassReport, bool], None],
     stopper: Stopper,
 ) -> None:
-    dirty = threading.Event()
+    pending = Pending()
     stop_watches = threading.Event()
-    watchers = [Watcher(host.kube, path, dirty, stop_watches) for path in host_paths(types)]
-    watchers += _member_watchers(host, reconciler, types, dirty, stop_watches)
-    for watcher in watchers:
+    for watcher in watchers(host, reconciler, types, pending, stop_watches):
         watcher.start()
     try:
-        next_full = 0.0
+        pending.add(None)  # start with a full pass
+        next_full = time.monotonic() + resync_period
         while not stopper.event.is_set():
-            dirty.clear()
-            report(reconciler.run_pass())
-            next_full = time.monotonic() + resync_period
-            while not stopper.event.is_set() and not dirty.is_set():
-                if time.monotonic() >= next_full:
-                    break
-                dirty.wait(0.2)
+            pending.wakeup.wait(0.2)
+            if not pending.wakeup.is_set() and time.monotonic() < next_full:
+                continue
             time.sleep(DEBOUNCE_S)
+            keys, full = pending.take()
+            if full or len(keys) > FULL_PASS_ABOVE or time.monotonic() >= next_full:
+                report(reconciler.run_pass(), True)
+                next_full = time.monotonic() + resync_period
+            elif keys:
+                report(reconciler.run_pass(only=keys), False)
     finally:
         stop_watches.set()
-
-
-def _member_watchers(
-    host: Host,
-    reconciler: Reconciler,
-    types: list[FederatedType],
-    dirty: threading.Event,
-    stop: threading.Event,
-) -> list[Watcher]:
-    """Watch every member's managed objects, so drift and status changes are seen."""
-    watchers = []
-    for cluster in host.clusters():
-        try:
-            kube = host.connect_member(
-                cluster, reconciler.options.timeout, pool_size=len(types) + 2
-            )
-        except Exception:  # reconnecting is the resync's job
-            continue
-        for ftype in types:
-            watchers.append(
-                Watcher(
-                    kube,
-                    path_for(ftype.resource),
-                    dirty,
-                    stop,
-                    label_selector=f"{MANAGED_LABEL}=true",
-                )
-            )
-    return watchers

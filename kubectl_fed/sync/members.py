@@ -100,6 +100,34 @@ class Members:
         with member.lock:
             member.objects[key] = items
 
+    def read_named(self, items: list[tuple[FederatedType, str, str]]) -> None:
+        """GET just these objects in every reachable member (a watch-driven pass)."""
+        jobs = [(m, *item) for m in self.by_name.values() if m.reachable for item in items]
+        if jobs:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs)))) as pool:
+                list(pool.map(lambda job: self._get_one(*job), jobs))
+
+    def _get_one(self, member: Member, ftype: FederatedType, namespace: str, name: str) -> None:
+        if not member.reachable or member.kube is None:
+            return
+        key = ftype.plural + "." + ftype.group
+        path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
+        try:
+            found: Object | None = member.kube.get(path)
+        except NotFound:
+            found = None
+        except Unreachable as err:
+            member.mark_unreachable(err)
+            return
+        except ApiError as err:
+            with member.lock:
+                member.read_errors[ftype.describe()] = str(err)
+            return
+        with member.lock:
+            objects = member.objects.setdefault(key, {})
+            if found is not None:
+                objects[(namespace, name)] = found
+
     def close(self) -> None:
         for member in self.by_name.values():
             if member.kube is not None:

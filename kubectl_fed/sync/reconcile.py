@@ -58,7 +58,7 @@ from kubectl_fed.ops.membership import record_status
 from kubectl_fed.sync import members as member_io
 from kubectl_fed.sync.adoption import adoption_allowed
 from kubectl_fed.sync.members import Member, Members
-from kubectl_fed.sync.snapshot import HostSnapshot, Template, key_of, load
+from kubectl_fed.sync.snapshot import HostSnapshot, Template, TemplateKey, key_of, load
 from kubectl_fed.sync.types import FederatedType, type_of
 
 FINALIZER = "kubectl-fed.io/cleanup"
@@ -167,20 +167,16 @@ class Reconciler:
 
     # ------------------------------------------------------------------ the pass
 
-    def run_pass(self) -> PassReport:
+    def run_pass(self, only: set[TemplateKey] | None = None) -> PassReport:
+        """A full pass, or with `only` a pass over just those templates (watch events)."""
         started = time.monotonic()
         self.host.kube.counts.clear()
-        snap = load(self.host)
+        snap = load(self.host, only)
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         try:
             self._record_reachability(snap, members)
             plans, retiring = self._plan_all(snap, members)
-            members.read(
-                sorted(
-                    {p.ftype for p in plans + retiring if p.ftype.kind != "?"},
-                    key=lambda t: (t.group, t.kind),
-                )
-            )
+            self._read_members(plans + retiring, members, bulk=only is None)
             self._pipeline(plans, retiring, members)
             results = [p.result for p in plans + retiring]
             requests = {"host": dict(self.host.kube.counts), **members.requests()}
@@ -622,13 +618,17 @@ class Reconciler:
         snap = load(self.host)
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         plans, retiring = self._plan_all(snap, members)
-        members.read(
-            sorted(
-                {p.ftype for p in plans + retiring if p.ftype.kind != "?"},
-                key=lambda t: (t.group, t.kind),
-            )
-        )
+        self._read_members(plans + retiring, members, bulk=True)
         return plans, retiring, members
+
+    @staticmethod
+    def _read_members(plans: list[Plan], members: Members, bulk: bool) -> None:
+        """One list per kind for a full pass; one GET per object for a few objects."""
+        known = [p for p in plans if p.ftype.kind != "?"]
+        if bulk:
+            members.read(sorted({p.ftype for p in known}, key=lambda t: (t.group, t.kind)))
+        else:
+            members.read_named([(p.ftype, *key_of(p.template)) for p in known])
 
     def _retire_plan(self, fo: Object, snap: HostSnapshot) -> Plan | None:
         template = (fo.get("spec") or {}).get("template") or {}

@@ -9,6 +9,7 @@ from kubectl_fed.core import api
 from kubectl_fed.core.federate import (
     CLUSTER_PROPAGATION_POLICY_LABEL,
     PROPAGATION_POLICY_LABEL,
+    federated_object_name,
     is_federation_disabled,
     policy_of,
 )
@@ -67,7 +68,13 @@ POLICY_KINDS = (
 NAMESPACED_POLICY_KINDS = frozenset(kind for kind, _, namespaced in POLICY_KINDS if namespaced)
 
 
-def load(host: Host) -> HostSnapshot:
+# A template named by kind: (group, kind, namespace, name).
+TemplateKey = tuple[str, str, str, str]
+
+
+def load(host: Host, only: set[TemplateKey] | None = None) -> HostSnapshot:
+    """The whole host, or with `only` just those templates and their FederatedObjects
+    (what a watch event names; clusters and policies are always read whole)."""
     kube = host.kube
     clusters = host.clusters()
     types = federated_types(host)
@@ -77,14 +84,55 @@ def load(host: Host) -> HostSnapshot:
             namespace = item["metadata"].get("namespace", "") if namespaced else ""
             policies[(kind, namespace, item["metadata"]["name"])] = item
     v1_compat = read_v1_compat(host)
-    templates, unserved = _templates(host, types, v1_compat)
-    federated_objects = [
-        *kube.list_all(fed_path(api.FEDERATED_OBJECTS)),
-        *kube.list_all(fed_path(api.CLUSTER_FEDERATED_OBJECTS)),
-    ]
+    if only is None:
+        templates, unserved = _templates(host, types, v1_compat)
+        federated_objects = [
+            *kube.list_all(fed_path(api.FEDERATED_OBJECTS)),
+            *kube.list_all(fed_path(api.CLUSTER_FEDERATED_OBJECTS)),
+        ]
+    else:
+        templates, federated_objects, unserved = _named(host, types, v1_compat, only)
     return HostSnapshot(
         clusters, types, policies, templates, federated_objects, v1_compat, unserved
     )
+
+
+def _named(
+    host: Host, types: list[FederatedType], v1_compat: bool, keys: set[TemplateKey]
+) -> tuple[list[Template], list[Object], list[str]]:
+    found: dict[tuple[str, str, str], Template] = {}
+    federated_objects = []
+    for group, kind, namespace, name in sorted(keys):
+        ftype = next((t for t in types if t.group == group and t.kind == kind), None)
+        if ftype is None:
+            continue
+        obj = _get(host, path_for(ftype.resource, namespace or None, name))
+        if obj is not None:
+            obj.setdefault("apiVersion", ftype.api_version)
+            obj.setdefault("kind", kind)
+            if policy_of(obj) is not None:
+                _add(found, Template(ftype, obj))
+            elif v1_compat and kind in V1_COMPAT_KINDS and group == "apps":
+                _add(found, Template(ftype, obj, v1_compat=True))
+        plural = api.FEDERATED_OBJECTS if ftype.namespaced else api.CLUSTER_FEDERATED_OBJECTS
+        fo = _get(
+            host,
+            fed_path(plural, federated_object_name(name, ftype.plural, group), namespace or None),
+        )
+        if fo is not None:
+            fo.setdefault(
+                "kind", "FederatedObject" if ftype.namespaced else "ClusterFederatedObject"
+            )
+            federated_objects.append(fo)
+    return list(found.values()), federated_objects, []
+
+
+def _get(host: Host, path: str) -> Object | None:
+    try:
+        found: Object = host.kube.get(path)
+        return found
+    except NotFound:
+        return None
 
 
 def federated_types(host: Host) -> list[FederatedType]:
