@@ -76,46 +76,34 @@ class Members:
 
     def read(self, types: list[FederatedType]) -> None:
         """List every federated kind in every reachable member, concurrently."""
-        jobs = [(m, t) for m in self.by_name.values() if m.reachable for t in types]
-        if not jobs:
-            return
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs)))) as pool:
-            list(pool.map(lambda job: self._read_one(*job), jobs))
-
-    def _read_one(self, member: Member, ftype: FederatedType) -> None:
-        if not member.reachable or member.kube is None:
-            return
-        key = ftype.plural + "." + ftype.group
-        try:
-            items = {_key(o): o for o in member.kube.list_all(path_for(ftype.resource))}
-        except NotFound:  # the member does not serve this kind
-            items = {}
-        except Unreachable as err:
-            member.mark_unreachable(err)
-            return
-        except ApiError as err:
-            with member.lock:
-                member.read_errors[ftype.describe()] = str(err)
-            return
-        with member.lock:
-            member.objects[key] = items
+        self._run([(m, t, None) for m in self.by_name.values() if m.reachable for t in types])
 
     def read_named(self, items: list[tuple[FederatedType, str, str]]) -> None:
         """GET just these objects in every reachable member (a watch-driven pass)."""
-        jobs = [(m, *item) for m in self.by_name.values() if m.reachable for item in items]
+        self._run(
+            [
+                (m, t, (namespace, name))
+                for m in self.by_name.values()
+                if m.reachable
+                for t, namespace, name in items
+            ]
+        )
+
+    def _run(self, jobs: list[tuple[Member, FederatedType, tuple[str, str] | None]]) -> None:
         if jobs:
             with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(jobs)))) as pool:
-                list(pool.map(lambda job: self._get_one(*job), jobs))
+                list(pool.map(lambda job: self._read(*job), jobs))
 
-    def _get_one(self, member: Member, ftype: FederatedType, namespace: str, name: str) -> None:
+    def _read(self, member: Member, ftype: FederatedType, named: tuple[str, str] | None) -> None:
+        """Record what the member holds of a kind (all of it, or one named object).
+
+        A kind the member does not serve holds nothing; any other failure is recorded,
+        never taken as "holds nothing"; no answer marks the member unreachable.
+        """
         if not member.reachable or member.kube is None:
             return
-        key = ftype.plural + "." + ftype.group
-        path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
         try:
-            found: Object | None = member.kube.get(path)
-        except NotFound:
-            found = None
+            found = _fetch(member.kube, ftype, named)
         except Unreachable as err:
             member.mark_unreachable(err)
             return
@@ -124,9 +112,7 @@ class Members:
                 member.read_errors[ftype.describe()] = str(err)
             return
         with member.lock:
-            objects = member.objects.setdefault(key, {})
-            if found is not None:
-                objects[(namespace, name)] = found
+            member.objects.setdefault(ftype.plural + "." + ftype.group, {}).update(found)
 
     def close(self) -> None:
         for member in self.by_name.values():
@@ -135,6 +121,19 @@ class Members:
 
     def requests(self) -> dict[str, dict[str, int]]:
         return {name: dict(m.kube.counts) for name, m in self.by_name.items() if m.kube}
+
+
+def _fetch(
+    kube: Kube, ftype: FederatedType, named: tuple[str, str] | None
+) -> dict[tuple[str, str], Object]:
+    try:
+        if named is None:
+            return {_key(o): o for o in kube.list_all(path_for(ftype.resource))}
+        namespace, name = named
+        path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
+        return {named: kube.get(path)}
+    except NotFound:  # not served, or no such object
+        return {}
 
 
 def _key(obj: Object) -> tuple[str, str]:
