@@ -317,3 +317,44 @@ def test_diff_reports_unreachable_and_still_compares(
     assert rows == {"member-1": "same", "member-2": "error"}
     bad = fed_host.fed("diff", "frobs/x", check=False)
     assert bad.code == 2 and "frobs" in bad.err
+
+
+def test_adopt_as_federated_object(fed_host: Kubectl, ns: str) -> None:
+    fed_host.run("--context", "member-2", "create", "namespace", ns, check=False)
+    apply(fed_host, deployment("kept", ns, 3), context="member-2")
+    before = get(fed_host, "member-2", "deploy", "kept", "-n", ns)
+    server = fed_host.fed(
+        "adopt",
+        "deploy/kept",
+        "--cluster",
+        "member-2",
+        "-n",
+        ns,
+        "--create-policy",
+        "--template",
+        "federated",
+        "--dry-run=server",
+    )
+    assert "server dry run" in server.out
+    assert get(fed_host, "host", "fo", "kept-deployments.apps", "-n", ns) is None
+    fed_host.fed(
+        "adopt",
+        "deploy/kept",
+        "--cluster",
+        "member-2",
+        "-n",
+        ns,
+        "--create-policy",
+        "--template",
+        "federated",
+    )
+    assert get(fed_host, "host", "deploy", "kept", "-n", ns) is None  # no native template
+    fo = get(fed_host, "host", "fo", "kept-deployments.apps", "-n", ns)
+    assert fo is not None and fo["metadata"]["labels"][POLICY_LABEL] == "kept"
+    _, report = sync_once(fed_host)
+    assert next(o for o in report["objects"] if o["object"] == f"Deployment/{ns}/kept")["ok"]
+    after = get(fed_host, "member-2", "deploy", "kept", "-n", ns)
+    assert before is not None and after is not None
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert after["metadata"]["labels"]["kubeadmiral.io/adopted"] == "true"
+    fed_host.run("delete", "fo", "kept-deployments.apps", "-n", ns, "--wait=false")

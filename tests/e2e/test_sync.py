@@ -540,3 +540,139 @@ def test_unjoin_cascade(fed_host: Kubectl, ns: str) -> None:
         assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is None
     finally:
         fed_host.fed("unjoin", "extra", check=False)
+
+
+# --------------------------------------------------------------------------- more templates
+
+
+def test_federated_objects_written_directly(fed_host: Kubectl, ns: str) -> None:
+    template = deployment("direct", ns, 3)
+    manual = {
+        "apiVersion": "core.kubeadmiral.io/v1alpha1",
+        "kind": "FederatedObject",
+        "metadata": {"name": "direct-deployments.apps", "namespace": ns},
+        "spec": {
+            "template": template,
+            "placements": [{"controller": "me", "placement": [{"cluster": "member-2"}]}],
+            "overrides": [
+                {
+                    "controller": "me",
+                    "clusters": [
+                        {
+                            "cluster": "member-2",
+                            "patches": [{"op": "replace", "path": "/spec/replicas", "value": 1}],
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+    scheduled = {
+        "apiVersion": "core.kubeadmiral.io/v1alpha1",
+        "kind": "FederatedObject",
+        "metadata": {
+            "name": "planned-deployments.apps",
+            "namespace": ns,
+            "labels": {POLICY_LABEL: "dup"},
+        },
+        "spec": {"template": deployment("planned", ns, 2)},
+    }
+    apply(fed_host, policy("dup", ns), manual, scheduled)
+    _, report = sync_once(fed_host)
+    assert entry(report, f"Deployment/{ns}/direct")["ok"]
+    assert replicas_in(fed_host, "deploy", "direct", ns) == {"member-1": None, "member-2": 1}
+    assert replicas_in(fed_host, "deploy", "planned", ns) == {"member-1": 2, "member-2": 2}
+    fed_host.run(
+        "delete",
+        "fo",
+        "direct-deployments.apps",
+        "planned-deployments.apps",
+        "-n",
+        ns,
+        "--wait=false",
+    )
+    sync_once(fed_host)  # the finalizer lets sync remove the member copies first
+    assert replicas_in(fed_host, "deploy", "direct", ns)["member-2"] is None
+    assert get(fed_host, "host", "fo", "planned-deployments.apps", "-n", ns) is None
+
+
+def test_cluster_override_policy_applies_before_override_policy(fed_host: Kubectl, ns: str) -> None:
+    name = f"cop-{ns}"[:60]
+    cop = {
+        "apiVersion": "core.kubeadmiral.io/v1alpha1",
+        "kind": "ClusterOverridePolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "overrideRules": [
+                {
+                    "overriders": {
+                        "labels": [
+                            {"operator": "addIfAbsent", "value": {"from": "cop", "tier": "gold"}}
+                        ],
+                        "jsonpatch": [{"path": "/spec/replicas", "value": 7}],
+                    }
+                }
+            ]
+        },
+    }
+    op = {
+        "apiVersion": "core.kubeadmiral.io/v1alpha1",
+        "kind": "OverridePolicy",
+        "metadata": {"name": "op", "namespace": ns},
+        "spec": {
+            "overrideRules": [
+                {
+                    "targetClusters": {"clusters": ["member-1"]},
+                    "overriders": {"labels": [{"operator": "overwrite", "value": {"from": "op"}}]},
+                }
+            ]
+        },
+    }
+    apply(
+        fed_host,
+        policy("dup", ns),
+        cop,
+        op,
+        deployment(
+            "layered",
+            ns,
+            2,
+            labels={
+                POLICY_LABEL: "dup",
+                "kubeadmiral.io/cluster-override-policy-name": name,
+                "kubeadmiral.io/override-policy-name": "op",
+            },
+        ),
+    )
+    try:
+        sync_once(fed_host)
+        one = get(fed_host, "member-1", "deploy", "layered", "-n", ns)
+        two = get(fed_host, "member-2", "deploy", "layered", "-n", ns)
+        assert one is not None and two is not None
+        assert one["metadata"]["labels"]["from"] == "op"  # the OverridePolicy came second
+        assert two["metadata"]["labels"]["from"] == "cop"
+        assert one["spec"]["replicas"] == two["spec"]["replicas"] == 7
+    finally:
+        fed_host.run("delete", "clusteroverridepolicy", name, check=False)
+
+
+def test_retain_replicas_leaves_the_member_its_replicas(fed_host: Kubectl, ns: str) -> None:
+    apply(
+        fed_host,
+        policy("dup", ns),
+        deployment(
+            "scaled",
+            ns,
+            2,
+            labels={POLICY_LABEL: "dup"},
+            annotations={"kubeadmiral.io/retain-replicas": "true"},
+        ),
+    )
+    sync_once(fed_host)
+    fed_host.run("--context", "member-1", "scale", "deploy", "scaled", "-n", ns, "--replicas=6")
+    fed_host.run("label", "deploy", "scaled", "-n", ns, "touched=yes")
+    _code, report = sync_once(fed_host)
+    assert entry(report, f"Deployment/{ns}/scaled")["ok"]
+    assert replicas_in(fed_host, "deploy", "scaled", ns)["member-1"] == 6
+    live = get(fed_host, "member-1", "deploy", "scaled", "-n", ns)
+    assert live is not None and live["metadata"]["labels"]["touched"] == "yes"
