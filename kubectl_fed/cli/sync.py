@@ -63,28 +63,41 @@ def sync(
     """
     from kubectl_fed.core.parsing import ParseError, parse_duration
     from kubectl_fed.errors import FedError
-    from kubectl_fed.sync.lease import SyncLease
-    from kubectl_fed.sync.loop import Stopper, run_forever
-    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
 
     try:
         period = parse_duration(resync_period) or 300.0
     except ParseError as err:
         raise FedError(f"--resync-period: {err}") from None
+    try:
+        _run(once, period, drift, workers, no_wait, output)
+    except FedError as err:
+        # Exit 1 means "some cluster is not OK"; a failure to sync at all is >1.
+        raise FedError(err.message, max(err.exit_code, EXIT_ERROR)) from None
+
+
+EXIT_ERROR = 2
+
+
+def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, output: str) -> None:
+    from kubectl_fed.kube.client import connect_context
+    from kubectl_fed.sync.lease import SyncLease
+    from kubectl_fed.sync.loop import Stopper, run_forever
+    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
+
     s = settings()
     host = s.host()
     host.require_api()
-    from kubectl_fed.kube.client import connect_context
-
     # Its own connection: renewals are not the pass's writes (those are counted).
     lease = SyncLease(connect_context(*s.host_target(), s.timeout), s.namespace)
     stopper = Stopper()
     stopper.install()
-    lease.acquire(
-        wait=not no_wait,
-        on_wait=lambda holder: _log(f"waiting for the sync lease held by {holder}"),
-    )
     try:
+        if not lease.acquire(
+            wait=not no_wait,
+            stop=stopper.event,
+            on_wait=lambda holder: _log(f"waiting for the sync lease held by {holder}"),
+        ):
+            return  # interrupted while waiting
         reconciler = Reconciler(
             host, SyncOptions(drift=drift, workers=workers, timeout=s.timeout), progress=_progress()
         )

@@ -60,8 +60,9 @@ class SyncLease:
         self._thread: threading.Thread | None = None
         self.lost = threading.Event()
 
-    def acquire(self, wait: bool, on_wait: Any = None) -> None:
-        """Take the lease; with wait, poll until it is free; else fail naming the holder."""
+    def acquire(self, wait: bool, stop: threading.Event | None = None, on_wait: Any = None) -> bool:
+        """Take the lease; with wait, poll until it is free (False if `stop` is set
+        meanwhile); without, fail naming the holder."""
         announced = False
         while True:
             holder = self._try_acquire()
@@ -75,9 +76,13 @@ class SyncLease:
             if on_wait and not announced:
                 on_wait(holder)
                 announced = True
-            time.sleep(1.0)
+            if stop is not None and stop.wait(1.0):
+                return False
+            if stop is None:
+                time.sleep(1.0)
         self._thread = threading.Thread(target=self._renew_loop, daemon=True, name="lease-renewal")
         self._thread.start()
+        return True
 
     def _try_acquire(self) -> str | None:
         """None when we hold it now; else the current holder's identity."""

@@ -676,3 +676,46 @@ def test_retain_replicas_leaves_the_member_its_replicas(fed_host: Kubectl, ns: s
     assert replicas_in(fed_host, "deploy", "scaled", ns)["member-1"] == 6
     live = get(fed_host, "member-1", "deploy", "scaled", "-n", ns)
     assert live is not None and live["metadata"]["labels"]["touched"] == "yes"
+
+
+def test_sync_errors_exit_above_one(kubectl: Kubectl, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "current-context": "gone",
+    }
+    path = tmp_path / "gone.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    result = kubectl.fed(
+        "--kubeconfig", str(path), "sync", "--once", "--request-timeout", "2s", check=False
+    )
+    assert result.code == 2 and "unreachable" in result.err
+    missing = kubectl.fed("--context", "member-2", "sync", "--once", check=False)
+    assert missing.code == 2 and "kubectl fed init" in missing.err
+
+
+def test_interrupt_while_waiting_for_the_lease(fed_host: Kubectl) -> None:
+    holder = _background_sync(fed_host)
+    try:
+        _wait_for(
+            lambda: (
+                get(fed_host, "host", "lease", "kubectl-fed-sync", "-n", "kube-admiral-system")
+                is not None
+            )
+        )
+        waiting = _background_sync(fed_host, "--once")
+        time.sleep(2)
+        waiting.send_signal(signal.SIGINT)
+        _, err = waiting.communicate(timeout=10)
+        assert waiting.returncode == 0 and "waiting for the sync lease" in err
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.communicate(timeout=30)
