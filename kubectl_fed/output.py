@@ -46,7 +46,7 @@ def render(
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """kubectl's look: left-aligned, three spaces between columns, no rules."""
+    """kubectl's look: left-aligned columns, no rules (tabulate's plain format)."""
     from tabulate import tabulate
 
     if not rows and not headers:

@@ -44,10 +44,11 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     return merged
 
 
-def context_server(merged: dict[str, Any], context: str) -> str:
+def context_server(merged: dict[str, Any], context: str) -> tuple[str, bool]:
+    """(server, insecure-skip-tls-verify) of a context's cluster."""
     _, ctx = _context(merged, context)
     _, cluster = _lookup(merged, "clusters", ctx.get("cluster"), context)
-    return str(cluster.get("server", ""))
+    return str(cluster.get("server", "")), bool(cluster.get("insecure-skip-tls-verify"))
 
 
 def credentials_for(merged: dict[str, Any], context: str) -> Credentials:

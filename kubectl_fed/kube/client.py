@@ -29,7 +29,6 @@ import urllib3
 from kubectl_fed.core.kubeconfig import Credentials
 from kubectl_fed.kube.errors import (
     ApiError,
-    Conflict,
     Unreachable,
     from_api_exception,
 )
@@ -241,10 +240,7 @@ def _discover(kube: Kube) -> list[dict[str, Any]]:
     aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     found: list[dict[str, Any]] = []
     for root, legacy in (("/api", True), ("/apis", False)):
-        try:
-            body = kube.request("GET", root, accept=f"{aggregated},application/json")
-        except Conflict:  # pragma: no cover - never for GET
-            raise
+        body = kube.request("GET", root, accept=f"{aggregated},application/json")
         if body.get("kind") == "APIGroupDiscoveryList":
             found.extend(_from_aggregated(body, legacy))
         else:

@@ -8,7 +8,14 @@ from typing import Any
 import yaml
 
 from kubectl_fed.core import api
-from kubectl_fed.core.kubeconfig import ContextNotFound, NotCopyable, credentials_for, merge
+from kubectl_fed.core.kubeconfig import (
+    ContextNotFound,
+    Credentials,
+    NotCopyable,
+    context_server,
+    credentials_for,
+    merge,
+)
 from kubectl_fed.core.membership import credentials_from_secret, credentials_mode
 from kubectl_fed.errors import CRDsMissing, FedError
 from kubectl_fed.kube.client import Kube, connect_context, connect_credentials
@@ -119,7 +126,15 @@ def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]
     return documents
 
 
-def context_credentials(kubeconfig: str | None, context: str) -> Any:
+def context_server_of(kubeconfig: str | None, context: str) -> tuple[str, bool]:
+    """(server, insecure) of a context, or a FedError naming what is missing."""
+    try:
+        return context_server(merge(read_kubeconfigs(kubeconfig)), context)
+    except ContextNotFound as err:
+        raise FedError(str(err)) from None
+
+
+def context_credentials(kubeconfig: str | None, context: str) -> Credentials:
     """Copyable credentials of a context, or a FedError that says what to do."""
     merged = merge(read_kubeconfigs(kubeconfig))
     try:

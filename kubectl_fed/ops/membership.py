@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kubectl_fed.core import api
-from kubectl_fed.core.kubeconfig import merge
 from kubectl_fed.core.membership import (
     Probe,
     api_resource_types,
@@ -22,7 +21,7 @@ from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_clus
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube, connect_context
 from kubectl_fed.kube.errors import ApiError, NotFound
-from kubectl_fed.kube.host import Host, context_credentials, fed_path, read_kubeconfigs
+from kubectl_fed.kube.host import Host, context_credentials, context_server_of, fed_path
 
 
 def now() -> str:
@@ -60,7 +59,7 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[s
         server, insecure = credentials.server, credentials.insecure
     else:
         credentials = None
-        server, insecure = _context_server(request.kubeconfig, request.context)
+        server, insecure = context_server_of(request.kubeconfig, request.context)
     probe = _probe(connect_context(request.kubeconfig, request.context, timeout))
     if not probe.reachable:
         raise FedError(f"cluster {request.name!r} does not answer: {probe.message}")
@@ -79,15 +78,6 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[s
         return objects
     _write_join(host, secret, cluster, existing, probe, request)
     return objects
-
-
-def _context_server(kubeconfig: str | None, context: str) -> tuple[str, bool]:
-    merged = merge(read_kubeconfigs(kubeconfig))
-    if context not in merged["contexts"]:
-        raise FedError(f"context {context!r} not found in the kubeconfig")
-    _, ctx = merged["contexts"][context]
-    _, cluster = merged["clusters"].get(ctx.get("cluster"), (None, {}))
-    return str(cluster.get("server", "")), bool(cluster.get("insecure-skip-tls-verify"))
 
 
 def _write_join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -79,3 +80,23 @@ def replicas_in(k: Kubectl, kind: str, name: str, namespace: str) -> dict[str, i
         obj = get(k, member, kind, name, "-n", namespace)
         found[member] = obj["spec"].get("replicas") if obj else None
     return found
+
+
+def unreachable_kubeconfig(tmp_path: Path) -> Path:
+    """A kubeconfig whose only cluster is a local port nobody listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "current-context": "gone",
+    }
+    path = tmp_path / "gone.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import Federation, Kubectl
+from tests.e2e.helpers import unreachable_kubeconfig
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -339,21 +340,7 @@ def test_bad_input_gives_one_line_errors(fed_host: Kubectl) -> None:
 
 
 def test_unreachable_host_answers_within_timeout(kubectl: Kubectl, tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "current-context": "gone",
-    }
-    path = tmp_path / "gone.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
+    path = unreachable_kubeconfig(tmp_path)
     started = time.monotonic()
     result = kubectl.fed(
         "--kubeconfig", str(path), "--request-timeout", "2s", "clusters", check=False

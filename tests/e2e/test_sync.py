@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     policy,
     replicas_in,
     sync_once,
+    unreachable_kubeconfig,
 )
 
 pytestmark = pytest.mark.e2e
@@ -679,21 +680,7 @@ def test_retain_replicas_leaves_the_member_its_replicas(fed_host: Kubectl, ns: s
 
 
 def test_sync_errors_exit_above_one(kubectl: Kubectl, tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "current-context": "gone",
-    }
-    path = tmp_path / "gone.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
+    path = unreachable_kubeconfig(tmp_path)
     result = kubectl.fed(
         "--kubeconfig", str(path), "sync", "--once", "--request-timeout", "2s", check=False
     )
