@@ -59,7 +59,7 @@ def init(dry_run: str, output: str, v1_compat: bool | None) -> None:
 
 def remember_host(kubeconfig: str | None, context: str | None) -> None:
     """Pin the host in local state, so later commands need no --context."""
-    from kubectl_fed.kube.client import list_contexts
+    from kubectl_fed.kube.connect import list_contexts
 
     s = settings()
     if context is None:

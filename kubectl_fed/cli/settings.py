@@ -61,7 +61,7 @@ class Settings:
 
     def host(self) -> Host:
         if self._host is None:
-            from kubectl_fed.kube.client import connect_context
+            from kubectl_fed.kube.connect import connect_context
             from kubectl_fed.kube.host import Host
 
             kubeconfig, context = self.host_target()

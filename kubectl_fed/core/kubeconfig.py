@@ -51,32 +51,63 @@ def context_server(merged: dict[str, Any], context: str) -> tuple[str, bool]:
     return str(cluster.get("server", "")), bool(cluster.get("insecure-skip-tls-verify"))
 
 
+@dataclass(frozen=True)
+class Target:
+    """How to reach a kubeconfig context. Never printed: see __repr__."""
+
+    context: str
+    credentials: Credentials
+    basic_auth: tuple[str, str] | None = None
+    tls_server_name: str | None = None
+    proxy_url: str | None = None
+    plugin: str | None = None  # "exec" or "auth-provider": a plugin supplies the identity
+
+    def __repr__(self) -> str:
+        return f"Target(context={self.context!r}, server={self.credentials.server!r}, <redacted>)"
+
+
+def target_for(merged: dict[str, Any], context: str | None) -> Target:
+    """Everything a context says about reaching its cluster (files it names are read)."""
+    name = context or merged["current"]
+    if not name:
+        raise ContextNotFound("the kubeconfig has no current-context: pass --context")
+    _, ctx = _context(merged, name)
+    cluster_file, cluster = _lookup(merged, "clusters", ctx.get("cluster"), name)
+    user_file, user = _lookup(merged, "users", ctx.get("user"), name, optional=True)
+    token = user.get("token") or _read_text(user_file, user.get("tokenFile"))
+    basic = (str(user["username"]), str(user.get("password", ""))) if user.get("username") else None
+    return Target(
+        context=name,
+        credentials=Credentials(
+            server=str(cluster.get("server", "")),
+            ca_data=_data(cluster_file, cluster, "certificate-authority"),
+            cert_data=_data(user_file, user, "client-certificate"),
+            key_data=_data(user_file, user, "client-key"),
+            token=token.strip() if token else None,
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        ),
+        basic_auth=basic,
+        tls_server_name=cluster.get("tls-server-name") or None,
+        proxy_url=cluster.get("proxy-url") or None,
+        plugin=next((p for p in ("exec", "auth-provider") if user.get(p)), None),
+    )
+
+
 def credentials_for(merged: dict[str, Any], context: str) -> Credentials:
     """Credentials a Secret can hold; NotCopyable for exec / auth-provider users."""
-    _, ctx = _context(merged, context)
-    cluster_file, cluster = _lookup(merged, "clusters", ctx.get("cluster"), context)
-    user_file, user = _lookup(merged, "users", ctx.get("user"), context, optional=True)
-    for dynamic in ("exec", "auth-provider"):
-        if user.get(dynamic):
-            raise NotCopyable(
-                f"context {context!r} authenticates with an {dynamic} plugin, whose "
-                "short-lived credentials cannot be copied into a Secret: "
-                "join it with --credentials local"
-            )
-    token = user.get("token") or _read_text(user_file, user.get("tokenFile"))
-    if not token and not (user.get("client-certificate-data") or user.get("client-certificate")):
+    target = target_for(merged, context)
+    if target.plugin:
+        raise NotCopyable(
+            f"context {context!r} authenticates with an {target.plugin} plugin, whose "
+            "short-lived credentials cannot be copied into a Secret: "
+            "join it with --credentials local"
+        )
+    if not target.credentials.token and not target.credentials.cert_data:
         raise NotCopyable(
             f"context {context!r} has neither a token nor a client certificate to copy: "
             "join it with --credentials local"
         )
-    return Credentials(
-        server=str(cluster.get("server", "")),
-        ca_data=_data(cluster_file, cluster, "certificate-authority"),
-        cert_data=_data(user_file, user, "client-certificate"),
-        key_data=_data(user_file, user, "client-key"),
-        token=token.strip() if token else None,
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
-    )
+    return target.credentials
 
 
 def _context(merged: dict[str, Any], context: str) -> tuple[Path, dict[str, Any]]:

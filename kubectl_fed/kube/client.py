@@ -1,39 +1,29 @@
 """One Kubernetes API connection per cluster, speaking raw JSON dicts.
 
-This module (with the rest of ``kube/``) is the only place that imports the
-``kubernetes`` package. Typed models are skipped on purpose: raw dicts are
-what the core works with, and deserialising large lists into models is slow.
+Typed models are skipped on purpose: raw dicts are what the core works with, and
+deserialising large lists into models is slow. Requests go through transport.py;
+connect.py turns kubeconfig contexts and stored credentials into a Kube.
 """
 
 from __future__ import annotations
 
-import atexit
-import copy
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import kubernetes.client as k8s
-import kubernetes.config as k8s_config
-import urllib3
-
-from kubectl_fed.core.kubeconfig import Credentials
-from kubectl_fed.kube.errors import (
-    ApiError,
-    Unreachable,
-    from_api_exception,
-)
+from kubectl_fed import __version__
+from kubectl_fed.kube.errors import ApiError, Unreachable, from_api_exception
+from kubectl_fed.kube.transport import Response, Transport, TransportError
 
 FIELD_MANAGER = "kubectl-fed"
+# Also names the field manager of writes that do not pass one (create, merge patch).
+USER_AGENT = f"kubectl-fed/{__version__}"
 TRACE = bool(os.environ.get("KUBECTL_FED_TRACE"))
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRIES = 4
@@ -42,11 +32,11 @@ RETRIES = 4
 class Kube:
     """A connection to one cluster with request accounting and retries."""
 
-    def __init__(self, api: k8s.ApiClient, name: str, timeout: float | None) -> None:
-        self.api = api
+    def __init__(self, transport: Transport, name: str, timeout: float | None) -> None:
+        self.transport = transport
         self.name = name
         self.timeout = timeout
-        self.server = str(api.configuration.host)
+        self.server = transport.server
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._discovery: list[dict[str, Any]] | None = None
@@ -93,26 +83,19 @@ class Kube:
             self.counts[method] += 1
         if TRACE:  # method and path only: bodies may hold credentials
             print(f"trace: {self.name} {method} {path}", file=sys.stderr)
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        headers = {"Accept": accept, "Content-Type": content_type}
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            payload = json.dumps(body, separators=(",", ":")).encode()
         try:
-            response = self.api.call_api(
-                path,
-                method,
-                query_params=params,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout or self.timeout,
+            response = self.transport.request(
+                method, _target(path, query), headers, payload, timeout or self.timeout
             )
-        except k8s.ApiException as err:
-            raise from_api_exception(err, method, path, self.name) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise Unreachable(self.name, self.server, err) from None
-        data = response.data
-        return json.loads(data) if data else None
+        except TransportError as err:
+            raise Unreachable(self.name, self.server, err.cause) from None
+        _raise_for_status(response, method, path, self.name)
+        return json.loads(response.data) if response.data else None
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
@@ -174,35 +157,24 @@ class Kube:
         self, path: str, resource_version: str, timeout_s: int = 300, **query: Any
     ) -> Iterator[dict[str, Any]]:
         """Watch events from a resourceVersion; BOOKMARKs are yielded for resume points."""
-        params = [
-            ("watch", "true"),
-            ("resourceVersion", resource_version),
-            ("allowWatchBookmarks", "true"),
-            ("timeoutSeconds", str(timeout_s)),
-            *((k, v) for k, v in query.items() if v is not None),
-        ]
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_s),
+            **query,
+        }
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         try:
-            response = self.api.call_api(
-                path,
-                "GET",
-                query_params=params,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=(self.timeout, timeout_s + 30),
+            head, lines = self.transport.stream(
+                _target(path, params), headers, self.timeout, timeout_s + 30
             )
-        except k8s.ApiException as err:
-            raise from_api_exception(err, "WATCH", path, self.name) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise Unreachable(self.name, self.server, err) from None
-        try:
-            for line in response.stream(decode_content=True):
-                yield from _watch_lines(line)
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise Unreachable(self.name, self.server, err) from None
-        finally:
-            response.release_conn()
+            _raise_for_status(head, "WATCH", path, self.name)
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+        except TransportError as err:
+            raise Unreachable(self.name, self.server, err.cause) from None
 
     # ------------------------------------------------------------------ discovery
 
@@ -216,23 +188,32 @@ class Kube:
     def clone(self, pool_size: int) -> Kube:
         """Another connection to the same cluster with its own pool (for long watches,
         which would otherwise hold the connections the work needs)."""
-        configuration = copy.copy(self.api.configuration)
-        configuration.connection_pool_maxsize = pool_size
-        return Kube(k8s.ApiClient(configuration), self.name, self.timeout)
+        return Kube(self.transport.clone(pool_size), self.name, self.timeout)
 
     def close(self) -> None:
-        self.api.close()
+        self.transport.close()
+
+
+def _target(path: str, query: dict[str, Any] | None) -> str:
+    params = [(k, v) for k, v in (query or {}).items() if v is not None]
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def _raise_for_status(response: Response, method: str, path: str, cluster: str) -> None:
+    if not 200 <= response.status < 300:
+        failure = _Failure(response.status, response.data, response.headers, response.reason)
+        raise from_api_exception(failure, method, path, cluster)
+
+
+class _Failure:
+    """What errors.from_api_exception reads from a failed response."""
+
+    def __init__(self, status: int, body: bytes, headers: Any, reason: str | None) -> None:
+        self.status, self.body, self.headers, self.reason = status, body, headers, reason
 
 
 def _dry(dry_run: bool) -> dict[str, Any]:
     return {"dryRun": "All"} if dry_run else {}
-
-
-def _watch_lines(chunk: bytes | str) -> Iterator[dict[str, Any]]:
-    text = chunk.decode() if isinstance(chunk, bytes) else chunk
-    for line in text.splitlines():
-        if line.strip():
-            yield json.loads(line)
 
 
 def _discover(kube: Kube) -> list[dict[str, Any]]:
@@ -304,87 +285,6 @@ def _from_legacy(kube: Kube, body: dict[str, Any], legacy: bool) -> list[dict[st
                 }
             )
     return out
-
-
-# --------------------------------------------------------------------------- connecting
-
-
-def _private_dir() -> Path:
-    """Per-process 0700 directory for certificate files the client insists on."""
-    global _PRIVATE_DIR
-    if _PRIVATE_DIR is None:
-        _PRIVATE_DIR = Path(tempfile.mkdtemp(prefix="kubectl-fed-"))
-        atexit.register(shutil.rmtree, _PRIVATE_DIR, True)
-    return _PRIVATE_DIR
-
-
-_PRIVATE_DIR: Path | None = None
-
-
-def _write_private(data: bytes) -> str:
-    fd, path = tempfile.mkstemp(dir=_private_dir())
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
-
-
-def _tune(configuration: k8s.Configuration, pool_size: int) -> None:
-    # Quiet urllib3's retry chatter; retries are ours, with backoff.
-    configuration.retries = False
-    configuration.connection_pool_maxsize = pool_size
-
-
-def connect_context(
-    kubeconfig: str | None, context: str | None, timeout: float | None, pool_size: int = 8
-) -> Kube:
-    """A client for a kubeconfig context (exec plugins and token files included)."""
-    configuration = k8s.Configuration()
-    _tune(configuration, pool_size)
-    try:
-        api = k8s_config.new_client_from_config(
-            config_file=kubeconfig,
-            context=context,
-            persist_config=False,
-            client_configuration=configuration,
-        )
-    except k8s_config.ConfigException as err:
-        raise_config_error(err, kubeconfig, context)
-    return Kube(api, context or "current-context", timeout)
-
-
-def connect_credentials(
-    name: str, credentials: Credentials, timeout: float | None, pool_size: int = 8
-) -> Kube:
-    """A client for a member whose credentials were stored in the host."""
-    configuration = k8s.Configuration()
-    _tune(configuration, pool_size)
-    configuration.host = credentials.server
-    configuration.verify_ssl = not credentials.insecure
-    if credentials.ca_data:
-        configuration.ssl_ca_cert = _write_private(credentials.ca_data)
-    if credentials.cert_data and credentials.key_data:
-        configuration.cert_file = _write_private(credentials.cert_data)
-        configuration.key_file = _write_private(credentials.key_data)
-    if credentials.token:
-        configuration.api_key = {"authorization": f"Bearer {credentials.token}"}
-    return Kube(k8s.ApiClient(configuration), name, timeout)
-
-
-def raise_config_error(err: Exception, kubeconfig: str | None, context: str | None) -> Any:
-    from kubectl_fed.errors import FedError
-
-    message = str(err).split("\n")[0]
-    if context and "context" in message.lower() and "not found" in message.lower():
-        message = f"context {context!r} not found in {kubeconfig or 'the kubeconfig'}"
-    raise FedError(f"kubeconfig: {message}")
-
-
-def list_contexts(kubeconfig: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    try:
-        contexts, current = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
-    except k8s_config.ConfigException as err:
-        raise_config_error(err, kubeconfig, None)
-    return list(contexts), (current or {}).get("name")
 
 
 def path_for(

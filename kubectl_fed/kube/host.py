@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from kubectl_fed.core import api
 from kubectl_fed.core.kubeconfig import (
@@ -18,7 +15,8 @@ from kubectl_fed.core.kubeconfig import (
 )
 from kubectl_fed.core.membership import credentials_from_secret, credentials_mode
 from kubectl_fed.errors import CRDsMissing, FedError
-from kubectl_fed.kube.client import Kube, connect_context, connect_credentials
+from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.connect import connect_context, connect_credentials, read_kubeconfigs
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.state import LocalState
 
@@ -104,26 +102,6 @@ class Host:
             spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret
         )
         return connect_credentials(name, credentials, timeout, pool_size)
-
-
-def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]]:
-    """The kubeconfig documents kubectl would read: --kubeconfig, $KUBECONFIG list, ~/.kube."""
-    import os
-
-    raw = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    documents = []
-    for part in raw.split(os.pathsep):
-        if not part:
-            continue
-        path = Path(part).expanduser()
-        try:
-            documents.append((path, yaml.safe_load(path.read_text()) or {}))
-        except FileNotFoundError:
-            if kubeconfig:
-                raise FedError(f"kubeconfig {path} does not exist") from None
-        except (OSError, yaml.YAMLError) as err:
-            raise FedError(f"cannot read kubeconfig {path}: {str(err).splitlines()[0]}") from None
-    return documents
 
 
 def context_server_of(kubeconfig: str | None, context: str) -> tuple[str, bool]:

@@ -19,7 +19,8 @@ from kubectl_fed.core.membership import (
 )
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube, connect_context
+from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.connect import connect_context
 from kubectl_fed.kube.errors import ApiError, NotFound
 from kubectl_fed.kube.host import Host, context_credentials, context_server_of, fed_path
 

@@ -350,6 +350,28 @@ def test_unreachable_host_answers_within_timeout(kubectl: Kubectl, tmp_path: Pat
     assert time.monotonic() - started < 10
 
 
+def test_kubeconfig_tls_server_name_and_token_file(
+    fed_host: Kubectl, federation: Federation, tmp_path: Path
+) -> None:
+    """The host reached by IP, its certificate checked against tls-server-name (one of
+    the apiserver's own names), with the token read from a tokenFile."""
+    config = yaml.safe_load(federation.kubeconfig.read_text())
+    (tmp_path / "token").write_text(federation.state["admin_token"] + "\n")
+    host = next(c for c in config["clusters"] if c["name"] == "host")["cluster"]
+    config["users"].append({"name": "file-user", "user": {"tokenFile": "token"}})
+    for name, server_name in (("good", "kubernetes.default"), ("bad", "wrong.example")):
+        cluster = {**host, "tls-server-name": server_name}
+        config["clusters"].append({"name": name, "cluster": cluster})
+        config["contexts"].append({"name": name, "context": {"cluster": name, "user": "file-user"}})
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    ok = fed_host.fed("--kubeconfig", str(path), "--context", "good", "clusters")
+    assert "member-1" in ok.out
+    bad = fed_host.fed("--kubeconfig", str(path), "--context", "bad", "clusters", check=False)
+    assert bad.code == 1 and len(bad.err.strip().splitlines()) == 1
+    assert "certificate" in bad.err and federation.state["admin_token"] not in bad.err
+
+
 def test_rbac_refusal_names_verb_and_resource(
     fed_host: Kubectl, federation: Federation, tmp_path: Path
 ) -> None:

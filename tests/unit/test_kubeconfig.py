@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_fed.core.kubeconfig import ContextNotFound, NotCopyable, credentials_for, merge
+from kubectl_fed.core.kubeconfig import (
+    ContextNotFound,
+    NotCopyable,
+    credentials_for,
+    merge,
+    target_for,
+)
 
 CA = base64.b64encode(b"CA").decode()
 
@@ -62,3 +68,25 @@ def test_first_file_wins_and_missing_context() -> None:
     assert credentials_for(merged, "ctx").token == "first"
     with pytest.raises(ContextNotFound):
         credentials_for(merged, "other")
+
+
+def test_target_carries_connection_settings_and_plugin(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("from-file\n")
+    doc = config(
+        {"tokenFile": "token", "exec": {"command": "aws"}},
+        {"server": "https://z", "tls-server-name": "api.z", "proxy-url": "http://proxy:3128"},
+    )
+    target = target_for(merge([(tmp_path / "config", doc)]), "ctx")
+    assert target.context == "ctx" and target.plugin == "exec"
+    assert target.credentials.token == "from-file"
+    assert (target.tls_server_name, target.proxy_url) == ("api.z", "http://proxy:3128")
+    assert "from-file" not in repr(target)
+
+
+def test_target_defaults_to_current_context_and_basic_auth() -> None:
+    doc = {**config({"username": "ann", "password": "pw"}), "current-context": "ctx"}
+    target = target_for(merge([(Path("/k"), doc)]), None)
+    assert target.context == "ctx" and target.basic_auth == ("ann", "pw")
+    assert target.plugin is None and "pw" not in repr(target)
+    with pytest.raises(ContextNotFound, match="no current-context"):
+        target_for(merge([(Path("/k"), config({}))]), None)
