@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubectl_fed.core.followers import pod_spec_path
+from kubectl_fed.core.labels import requirement_matches, requirement_problem
 
 # Changing these would make the member object a different object, or another kind.
 REFUSED_PATHS = ("/metadata/name", "/metadata/namespace", "/metadata/generateName", "/kind")
@@ -423,31 +424,14 @@ def _term_matches(term: Any, cluster_name: str, cluster_labels: dict[str, str]) 
 
 
 def _requirement_matches(expression: dict[str, Any], labels: dict[str, str]) -> bool:
-    """A Kubernetes label requirement; `NotIn` and `DoesNotExist` match an absent label."""
     key, operator = str(expression.get("key") or ""), str(expression.get("operator") or "")
     values = [str(v) for v in _list(expression.get("values"), "values")]
     if not key:
         raise OverrideError("a clusterAffinity expression needs a key")
-    if operator in ("In", "NotIn"):
-        if not values:
-            raise OverrideError(f"{operator} on {key!r} needs values")
-        found = key in labels and labels[key] in values
-        return found if operator == "In" else not found
-    if operator in ("Exists", "DoesNotExist"):
-        if values:
-            raise OverrideError(f"{operator} on {key!r} takes no values")
-        return (key in labels) == (operator == "Exists")
-    if operator in ("Gt", "Lt"):
-        if len(values) != 1 or not _INTEGER.fullmatch(values[0]):
-            raise OverrideError(f"{operator} on {key!r} needs exactly one integer value")
-        if key not in labels or not _INTEGER.fullmatch(labels[key]):
-            return False
-        bound, actual = int(values[0]), int(labels[key])
-        return actual > bound if operator == "Gt" else actual < bound
-    raise OverrideError(f"unknown operator {operator!r} on {key!r}")
-
-
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+    problem = requirement_problem(operator, values)
+    if problem:
+        raise OverrideError(f"{problem} (on {key!r})")
+    return requirement_matches(key, operator, values, labels)
 
 
 def _field_matches(expression: dict[str, Any], cluster_name: str) -> bool:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Final, NamedTuple
 
+from kubectl_fed.core.labels import OPERATORS, requirement_matches, requirement_problem
 from kubectl_fed.core.planner import (
     Preferences,
     PreparedPreferences,
@@ -234,7 +234,6 @@ def select_clusters_v1(
 # ------------------------------------------------------------------ policy parsing
 
 _MODES: Final = ("Duplicate", "Divide")
-_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 _TOLERATION_OPERATORS: Final = ("", "Equal", "Exists")
 _TRIGGER_DEFAULTS: Final = {
     "policyContentChanged": True,
@@ -244,7 +243,6 @@ _TRIGGER_DEFAULTS: Final = {
 }
 # Not part of where the object goes, so changing them must not reschedule (as KubeAdmiral).
 _POLICY_FIELDS_NOT_HASHED: Final = ("disableFollowerScheduling", "autoMigration")
-_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -254,19 +252,7 @@ class _Requirement:
     values: tuple[str, ...]
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        value = labels.get(self.key)
-        if self.operator == "In":
-            return value is not None and value in self.values
-        if self.operator == "NotIn":
-            return value is None or value not in self.values
-        if self.operator == "Exists":
-            return value is not None
-        if self.operator == "DoesNotExist":
-            return value is None
-        if value is None or not _INTEGER.fullmatch(value):
-            return False
-        bound = int(self.values[0])
-        return int(value) > bound if self.operator == "Gt" else int(value) < bound
+        return requirement_matches(self.key, self.operator, self.values, labels)
 
 
 @dataclass(frozen=True)
@@ -423,29 +409,19 @@ def _parse_requirement(expr: Any, where: str, errors: list[str]) -> _Requirement
         return None
     operator = expr.get("operator")
     values = expr.get("values") or []
-    if operator not in _OPERATORS:
+    if operator not in OPERATORS:
         errors.append(
-            f"{where}.operator: unknown {operator!r}; expected one of {', '.join(_OPERATORS)}"
+            f"{where}.operator: unknown {operator!r}; expected one of {', '.join(OPERATORS)}"
         )
         return None
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         errors.append(f"{where}.values: expected a list of strings")
         return None
-    problem = _requirement_values_problem(operator, values)
+    problem = requirement_problem(operator, values)
     if problem:
         errors.append(f"{where}: {problem}")
         return None
     return _Requirement(expr["key"], operator, tuple(values))
-
-
-def _requirement_values_problem(operator: str, values: list[str]) -> str | None:
-    if operator in ("In", "NotIn") and not values:
-        return f"{operator} needs at least one value"
-    if operator in ("Exists", "DoesNotExist") and values:
-        return f"{operator} takes no values"
-    if operator in ("Gt", "Lt") and (len(values) != 1 or not _INTEGER.fullmatch(values[0])):
-        return f"{operator} needs exactly one integer value"
-    return None
 
 
 def _parse_tolerations(tolerations: Any, errors: list[str]) -> list[Mapping[str, Any]]:

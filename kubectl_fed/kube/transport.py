@@ -115,33 +115,32 @@ class Transport:
         headers = {**headers, **self.auth_headers()}
         connection, reused = self._checkout(timeout)
         try:
-            connection.request(method, self._prefix + target, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
+            return self._exchange(connection, method, target, headers, body)
         except (OSError, http.client.HTTPException) as err:
-            connection.close()
-            if reused and method in IDEMPOTENT:
-                return self._fresh_request(method, target, headers, body, timeout)
+            if not (reused and method in IDEMPOTENT):
+                raise TransportError(err) from None
+        try:
+            return self._exchange(self._new(timeout), method, target, headers, body)
+        except (OSError, http.client.HTTPException) as err:
             raise TransportError(err) from None
-        self._checkin(connection, response)
-        return Response(response.status, response.reason, response.headers, data)
 
-    def _fresh_request(
+    def _exchange(
         self,
+        connection: http.client.HTTPConnection,
         method: str,
         target: str,
         headers: dict[str, str],
         body: bytes | None,
-        timeout: float | None,
     ) -> Response:
-        connection = self._new(timeout)
+        """Send and read the whole answer; the connection goes back to the pool, or is
+        closed when the server said so or the exchange failed."""
         try:
             connection.request(method, self._prefix + target, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
-        except (OSError, http.client.HTTPException) as err:
+        except BaseException:
             connection.close()
-            raise TransportError(err) from None
+            raise
         self._checkin(connection, response)
         return Response(response.status, response.reason, response.headers, data)
 

@@ -32,6 +32,8 @@ class Member:
     read_errors: dict[str, str] = field(default_factory=dict)
     namespaces: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Held while a namespace is created, so that concurrent workers create it once.
+    namespace_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def reachable(self) -> bool:
@@ -148,10 +150,13 @@ def ensure_namespace(member: Member, namespace: str) -> None:
     if not namespace or namespace in member.namespaces or member.kube is None:
         return
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    with contextlib.suppress(AlreadyExists):
-        member.kube.create("/api/v1/namespaces", body)
-    with member.lock:
-        member.namespaces.add(namespace)
+    with member.namespace_lock:
+        if namespace in member.namespaces:  # another worker created it meanwhile
+            return
+        with contextlib.suppress(AlreadyExists):
+            member.kube.create("/api/v1/namespaces", body)
+        with member.lock:
+            member.namespaces.add(namespace)
 
 
 def apply(member: Member, ftype: FederatedType, body: Object) -> Object:

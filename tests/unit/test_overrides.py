@@ -111,7 +111,7 @@ def test_rule_matches(target: Any, matches: Any) -> None:
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
-        (expr("region", "In"), "In on 'region' needs values"),
+        (expr("region", "In"), r"In needs values \(on 'region'\)"),
         (expr("region", "NotIn"), "needs values"),
         (expr("region", "Exists", "eu"), "takes no values"),
         (expr("region", "DoesNotExist", "eu"), "takes no values"),

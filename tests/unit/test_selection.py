@@ -618,7 +618,7 @@ BAD_POLICIES: list[tuple[Any, str]] = [
     ),
     (
         {"clusterAffinity": [{"matchExpressions": [{"key": "x", "operator": "In"}]}]},
-        "In needs at least one value",
+        "In needs values",
     ),
     ({"tolerations": [{"key": "x", "operator": "Maybe"}]}, "spec.tolerations[0].operator"),
     ({"stickyCluster": "yes"}, "spec.stickyCluster"),
