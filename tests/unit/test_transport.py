@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -97,7 +100,7 @@ def test_errors_and_prefix(server: str) -> None:
         Transport("http://127.0.0.1:1", None, dict).request("GET", "/", {}, None, 5)
     with pytest.raises(ValueError, match="not an http"):
         Transport("ftp://x", None, dict)
-    with pytest.raises(ValueError, match="only http"):
+    with pytest.raises(ValueError, match="only http:"):
         Transport(server, None, dict, proxy="socks5://p:1080")
 
 
@@ -107,3 +110,41 @@ def test_stream_yields_lines(server: str) -> None:
     assert [json.loads(line) for line in lines] == [{"n": 0}, {"n": 1}, {"n": 2}]
     failed, nothing = transport(server).stream("/missing", {}, 5, 5)
     assert failed.status == 404 and b"missing" in failed.data and list(nothing) == []
+
+
+class ConnectProxy(socketserver.StreamRequestHandler):
+    """Just enough of an HTTP CONNECT proxy: one tunnel per connection."""
+
+    tunnels: ClassVar[list[str]] = []
+
+    def handle(self) -> None:
+        request = self.rfile.readline().decode()
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+        _, authority, _ = request.split()
+        host, port = authority.rsplit(":", 1)
+        ConnectProxy.tunnels.append(authority)
+        with socket.create_connection((host, int(port))) as upstream:
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            ends = [self.connection, upstream]
+            while True:
+                readable, _, _ = select.select(ends, [], [], 5)
+                if not readable:
+                    return
+                for end in readable:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+
+
+def test_requests_go_through_a_connect_proxy(server: str) -> None:
+    proxy = socketserver.ThreadingTCPServer(("127.0.0.1", 0), ConnectProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        t = Transport(server, None, dict, proxy=f"http://127.0.0.1:{proxy.server_address[1]}")
+        assert json.loads(t.request("GET", "/via", {}, None, 5).data)["path"] == "/via"
+        assert ConnectProxy.tunnels == [server.removeprefix("http://")]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
