@@ -15,6 +15,7 @@ import os
 import shutil
 import ssl
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +155,17 @@ def _plugin_transport(kubeconfig: str | None, target: Target, pool_size: int) ->
 
 
 def _private(data: bytes) -> str:
-    """ssl loads client certificates and keys only from files: write them into a
-    per-process 0700 directory that is removed at exit."""
-    fd, path = tempfile.mkstemp(dir=_private_dir())
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
+    """ssl loads client certificates and keys only from files: write each one once into
+    a per-process 0700 directory that is removed at exit (a long `sync` reconnects to
+    its members every pass)."""
+    with _PRIVATE_LOCK:
+        path = _PRIVATE_FILES.get(data)
+        if path is None:
+            fd, path = tempfile.mkstemp(dir=_private_dir())
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            _PRIVATE_FILES[data] = path
+        return path
 
 
 def _private_dir() -> Path:
@@ -171,3 +177,5 @@ def _private_dir() -> Path:
 
 
 _PRIVATE_DIR: Path | None = None
+_PRIVATE_FILES: dict[bytes, str] = {}
+_PRIVATE_LOCK = threading.Lock()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urlsplit
 
+# Safe to send twice. PATCH is, as kubectl-fed uses it: merge patches and server-side
+# applies give the same result when repeated (no JSON-patch appends go to a server).
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -148,3 +149,12 @@ def test_requests_go_through_a_connect_proxy(server: str) -> None:
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_client_key_files_are_private_and_written_once() -> None:
+    from kubectl_fed.kube.connect import _private
+
+    first, again, other = _private(b"KEY"), _private(b"KEY"), _private(b"CERT")
+    assert first == again != other
+    assert Path(first).read_bytes() == b"KEY"
+    assert Path(first).parent.stat().st_mode & 0o077 == 0
