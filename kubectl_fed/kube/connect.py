@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from kubectl_fed.core.kubeconfig import ContextNotFound, Credentials, Target, merge, target_for
+from kubectl_fed.core.proxy import proxy_for
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.transport import Transport, ssl_context
@@ -105,7 +106,7 @@ def _transport(credentials: Credentials, pool_size: int, target: Target | None =
             context,
             lambda: headers,
             server_hostname=target.tls_server_name if target else None,
-            proxy=target.proxy_url if target else None,
+            proxy=proxy_for(credentials.server, target.proxy_url if target else None, os.environ),
             pool_size=pool_size,
         )
     except (ssl.SSLError, ValueError) as err:
@@ -146,7 +147,7 @@ def _plugin_transport(kubeconfig: str | None, target: Target, pool_size: int) ->
         context,
         headers,
         server_hostname=target.tls_server_name,
-        proxy=target.proxy_url,
+        proxy=proxy_for(str(configuration.host), target.proxy_url, os.environ),
         pool_size=pool_size,
     )
 

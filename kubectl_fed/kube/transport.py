@@ -88,7 +88,7 @@ class Transport:
         self._server_hostname = server_hostname
         self._proxy = urlsplit(proxy) if proxy else None
         if self._proxy and (self._proxy.scheme != "http" or not self._proxy.hostname):
-            raise ValueError(f"proxy-url {proxy!r}: only http:// proxies (CONNECT) are supported")
+            raise ValueError(f"proxy {proxy!r}: only http:// proxies (CONNECT) are supported")
         self.pool_size = pool_size
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
