@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import Federation, Kubectl
+from tests.connect_proxy import connect_proxy
 from tests.e2e.helpers import unreachable_kubeconfig
 
 pytestmark = pytest.mark.e2e
@@ -370,6 +371,42 @@ def test_kubeconfig_tls_server_name_and_token_file(
     bad = fed_host.fed("--kubeconfig", str(path), "--context", "bad", "clusters", check=False)
     assert bad.code == 1 and len(bad.err.strip().splitlines()) == 1
     assert "certificate" in bad.err and federation.state["admin_token"] not in bad.err
+
+
+def test_https_proxy_from_the_environment(
+    fed_host: Kubectl, federation: Federation, tmp_path: Path
+) -> None:
+    """HTTPS_PROXY is used for a named server (a .invalid name only the test proxy
+    resolves; the certificate is checked against tls-server-name), and NO_PROXY exempts
+    it, as kubectl does."""
+    config = yaml.safe_load(federation.kubeconfig.read_text())
+    host = next(c for c in config["clusters"] if c["name"] == "host")["cluster"]
+    port = host["server"].rsplit(":", 1)[1]
+    named = {
+        **host,
+        "server": f"https://api.kubectl-fed.invalid:{port}",
+        "tls-server-name": "kubernetes.default",
+    }
+    config["clusters"].append({"name": "named", "cluster": named})
+    config["contexts"].append({"name": "named", "context": {"cluster": "named", "user": "admin"}})
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    with connect_proxy({"api.kubectl-fed.invalid": "127.0.0.1"}) as proxy:
+        proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        fed = ["fed", "--kubeconfig", str(path), "--context", "named", "clusters"]
+        saved = dict(fed_host.env)
+        for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+            fed_host.env.pop(name, None)
+        try:
+            fed_host.env["HTTPS_PROXY"] = proxy_url
+            assert "member-1" in fed_host.run(*fed).out
+            assert proxy.tunnels and set(proxy.tunnels) == {f"api.kubectl-fed.invalid:{port}"}
+            fed_host.env["NO_PROXY"] = "kubectl-fed.invalid"
+            exempt = fed_host.run(*fed, "--request-timeout", "3s", check=False)
+            # Not proxied, so the name does not resolve here: unreachable, in one line.
+            assert exempt.code == 1 and "unreachable" in exempt.err
+        finally:
+            fed_host.env = saved
 
 
 def test_rbac_refusal_names_verb_and_resource(

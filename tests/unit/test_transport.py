@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import select
-import socket
-import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +14,7 @@ from typing import ClassVar
 import pytest
 
 from kubectl_fed.kube.transport import Transport, TransportError
+from tests.connect_proxy import connect_proxy
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -113,42 +111,11 @@ def test_stream_yields_lines(server: str) -> None:
     assert failed.status == 404 and b"missing" in failed.data and list(nothing) == []
 
 
-class ConnectProxy(socketserver.StreamRequestHandler):
-    """Just enough of an HTTP CONNECT proxy: one tunnel per connection."""
-
-    tunnels: ClassVar[list[str]] = []
-
-    def handle(self) -> None:
-        request = self.rfile.readline().decode()
-        while self.rfile.readline() not in (b"\r\n", b""):
-            pass
-        _, authority, _ = request.split()
-        host, port = authority.rsplit(":", 1)
-        ConnectProxy.tunnels.append(authority)
-        with socket.create_connection((host, int(port))) as upstream:
-            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            ends = [self.connection, upstream]
-            while True:
-                readable, _, _ = select.select(ends, [], [], 5)
-                if not readable:
-                    return
-                for end in readable:
-                    data = end.recv(65536)
-                    if not data:
-                        return
-                    (upstream if end is self.connection else self.connection).sendall(data)
-
-
 def test_requests_go_through_a_connect_proxy(server: str) -> None:
-    proxy = socketserver.ThreadingTCPServer(("127.0.0.1", 0), ConnectProxy)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
+    with connect_proxy() as proxy:
         t = Transport(server, None, dict, proxy=f"http://127.0.0.1:{proxy.server_address[1]}")
         assert json.loads(t.request("GET", "/via", {}, None, 5).data)["path"] == "/via"
-        assert ConnectProxy.tunnels == [server.removeprefix("http://")]
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
+        assert proxy.tunnels == [server.removeprefix("http://")]
 
 
 def test_client_key_files_are_private_and_written_once() -> None:
