@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_fed import __version__
-from kubectl_fed.kube.errors import ApiError, Unreachable, from_api_exception
+from kubectl_fed.kube.errors import ApiError, Unreachable, from_response
 from kubectl_fed.kube.transport import Response, Transport, TransportError
 
 FIELD_MANAGER = "kubectl-fed"
@@ -201,15 +201,7 @@ def _target(path: str, query: dict[str, Any] | None) -> str:
 
 def _raise_for_status(response: Response, method: str, path: str, cluster: str) -> None:
     if not 200 <= response.status < 300:
-        failure = _Failure(response.status, response.data, response.headers, response.reason)
-        raise from_api_exception(failure, method, path, cluster)
-
-
-class _Failure:
-    """What errors.from_api_exception reads from a failed response."""
-
-    def __init__(self, status: int, body: bytes, headers: Any, reason: str | None) -> None:
-        self.status, self.body, self.headers, self.reason = status, body, headers, reason
+        raise from_response(response, method, path, cluster)
 
 
 def _dry(dry_run: bool) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from kubectl_fed.errors import FedError
+from kubectl_fed.kube.transport import Response
 
 BODY_LIMIT = 300  # server messages are cut short before they reach output or logs
 
@@ -96,12 +97,13 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
-def from_api_exception(err: Any, method: str, path: str, cluster: str) -> ApiError:
-    status = int(getattr(err, "status", 0) or 0)
-    body = _status_body(getattr(err, "body", None))
+def from_response(response: Response, method: str, path: str, cluster: str) -> ApiError:
+    """The typed error of a non-2xx answer, its message taken from the Status body."""
+    status = response.status
+    body = _status_body(response.data)
     reason = str(body.get("reason") or "")
-    message = str(body.get("message") or getattr(err, "reason", "") or "")[:BODY_LIMIT]
-    retry_after = _retry_after(getattr(err, "headers", None))
+    message = str(body.get("message") or response.reason or "")[:BODY_LIMIT]
+    retry_after = _retry_after(response.headers)
     if status == 403:
         details = body.get("details") or {}
         resource = details.get("kind") or _resource_of(path)
