@@ -44,13 +44,6 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     return merged
 
 
-def context_server(merged: dict[str, Any], context: str) -> tuple[str, bool]:
-    """(server, insecure-skip-tls-verify) of a context's cluster."""
-    _, ctx = _context(merged, context)
-    _, cluster = _lookup(merged, "clusters", ctx.get("cluster"), context)
-    return str(cluster.get("server", "")), bool(cluster.get("insecure-skip-tls-verify"))
-
-
 @dataclass(frozen=True)
 class Target:
     """How to reach a kubeconfig context. Never printed: see __repr__."""
@@ -95,7 +88,12 @@ def target_for(merged: dict[str, Any], context: str | None) -> Target:
 
 def credentials_for(merged: dict[str, Any], context: str) -> Credentials:
     """Credentials a Secret can hold; NotCopyable for exec / auth-provider users."""
-    target = target_for(merged, context)
+    return copyable_credentials(target_for(merged, context))
+
+
+def copyable_credentials(target: Target) -> Credentials:
+    """The target's credentials if a Secret can hold them, else NotCopyable."""
+    context = target.context
     if target.plugin:
         raise NotCopyable(
             f"context {context!r} authenticates with an {target.plugin} plugin, whose "

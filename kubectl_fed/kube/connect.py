@@ -52,7 +52,7 @@ def kubeconfig_target(kubeconfig: str | None, context: str | None) -> Target:
     try:
         return target_for(merged, context)
     except ContextNotFound as err:
-        raise FedError(f"kubeconfig: {err}") from None
+        raise FedError(str(err)) from None
     except OSError as err:
         raise FedError(f"kubeconfig: context {context!r}: cannot read {err.filename}") from None
     except (ValueError, TypeError) as err:  # e.g. undecodable base64 data
@@ -69,7 +69,13 @@ def connect_context(
     kubeconfig: str | None, context: str | None, timeout: float | None, pool_size: int = 8
 ) -> Kube:
     """A client for a kubeconfig context (token files and plugins included)."""
-    target = kubeconfig_target(kubeconfig, context)
+    return connect_target(kubeconfig, kubeconfig_target(kubeconfig, context), timeout, pool_size)
+
+
+def connect_target(
+    kubeconfig: str | None, target: Target, timeout: float | None, pool_size: int = 8
+) -> Kube:
+    """A client for an already resolved context (`kubeconfig` is where it came from)."""
     if target.plugin:
         transport = _plugin_transport(kubeconfig, target, pool_size)
     else:

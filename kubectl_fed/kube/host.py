@@ -5,18 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_fed.core import api
-from kubectl_fed.core.kubeconfig import (
-    ContextNotFound,
-    Credentials,
-    NotCopyable,
-    context_server,
-    credentials_for,
-    merge,
-)
 from kubectl_fed.core.membership import credentials_from_secret, credentials_mode
 from kubectl_fed.errors import CRDsMissing, FedError
 from kubectl_fed.kube.client import Kube
-from kubectl_fed.kube.connect import connect_context, connect_credentials, read_kubeconfigs
+from kubectl_fed.kube.connect import connect_context, connect_credentials
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.state import LocalState
 
@@ -102,22 +94,3 @@ class Host:
             spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret
         )
         return connect_credentials(name, credentials, timeout, pool_size)
-
-
-def context_server_of(kubeconfig: str | None, context: str) -> tuple[str, bool]:
-    """(server, insecure) of a context, or a FedError naming what is missing."""
-    try:
-        return context_server(merge(read_kubeconfigs(kubeconfig)), context)
-    except ContextNotFound as err:
-        raise FedError(str(err)) from None
-
-
-def context_credentials(kubeconfig: str | None, context: str) -> Credentials:
-    """Copyable credentials of a context, or a FedError that says what to do."""
-    merged = merge(read_kubeconfigs(kubeconfig))
-    try:
-        return credentials_for(merged, context)
-    except (ContextNotFound, NotCopyable) as err:
-        raise FedError(str(err)) from None
-    except OSError as err:
-        raise FedError(f"context {context!r}: cannot read {err.filename}") from None

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kubectl_fed.core import api
+from kubectl_fed.core.kubeconfig import Credentials, NotCopyable, Target, copyable_credentials
 from kubectl_fed.core.membership import (
     Probe,
     api_resource_types,
@@ -20,9 +21,9 @@ from kubectl_fed.core.membership import (
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
-from kubectl_fed.kube.connect import connect_context
+from kubectl_fed.kube.connect import connect_target, kubeconfig_target
 from kubectl_fed.kube.errors import ApiError, NotFound
-from kubectl_fed.kube.host import Host, context_credentials, context_server_of, fed_path
+from kubectl_fed.kube.host import Host, fed_path
 
 
 def now() -> str:
@@ -55,13 +56,10 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[s
     existing = host.cluster(request.name)
     if existing and not request.overwrite:
         raise FedError(f"cluster {request.name!r} already joined: use --overwrite to replace it")
-    if request.credentials == "secret":
-        credentials = context_credentials(request.kubeconfig, request.context)
-        server, insecure = credentials.server, credentials.insecure
-    else:
-        credentials = None
-        server, insecure = context_server_of(request.kubeconfig, request.context)
-    probe = _probe(connect_context(request.kubeconfig, request.context, timeout))
+    target = kubeconfig_target(request.kubeconfig, request.context)
+    credentials = _copyable(target) if request.credentials == "secret" else None
+    server, insecure = target.credentials.server, target.credentials.insecure
+    probe = _probe(connect_target(request.kubeconfig, target, timeout))
     if not probe.reachable:
         raise FedError(f"cluster {request.name!r} does not answer: {probe.message}")
     secret = build_secret(request.name, host.fed_namespace, credentials) if credentials else None
@@ -196,6 +194,13 @@ def delete_quietly(kube: Kube, path: str) -> None:
 
 
 # --------------------------------------------------------------------------- probing
+
+
+def _copyable(target: Target) -> Credentials:
+    try:
+        return copyable_credentials(target)
+    except NotCopyable as err:
+        raise FedError(str(err)) from None
 
 
 def _probe(kube: Kube) -> Probe:
