@@ -88,6 +88,17 @@ class Bench:
             )
         )
 
+    def apply(self, manifest: dict[str, Any]) -> None:
+        """`kubectl apply` of one manifest to the host (the kubeconfig's current context)."""
+        subprocess.run(
+            ["kubectl", "apply", "-f", "-"],
+            input=json.dumps(manifest),
+            text=True,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
     def namespace(self, context: str, name: str) -> None:
         from kubernetes.client.exceptions import ApiException
 
@@ -156,14 +167,7 @@ def create_templates(bench: Bench, objects: int) -> None:
             "placement": [{"cluster": m} for m in bench.members],
         },
     }
-    subprocess.run(
-        ["kubectl", "apply", "-f", "-"],
-        input=json.dumps(policy),
-        text=True,
-        env=bench.env,
-        check=True,
-        capture_output=True,
-    )
+    bench.apply(policy)
     with ThreadPoolExecutor(8) as pool:
         list(
             pool.map(
@@ -237,14 +241,7 @@ def adopt_bench(bench: Bench, count: int) -> tuple[float, int]:
         "metadata": {"name": "one", "namespace": "legacy"},
         "spec": {"placement": [{"cluster": "member-1"}]},
     }
-    subprocess.run(
-        ["kubectl", "apply", "-f", "-"],
-        input=json.dumps(policy),
-        text=True,
-        env=bench.env,
-        check=True,
-        capture_output=True,
-    )
+    bench.apply(policy)
     seconds, done = timed(
         lambda: bench.fed(
             "adopt",
