@@ -80,23 +80,29 @@ EXIT_ERROR = 2
 
 def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, output: str) -> None:
     from kubectl_fed.kube.connect import connect_context
-    from kubectl_fed.sync.lease import SyncLease
+    from kubectl_fed.sync.lease import LeaseLost, SyncLease
     from kubectl_fed.sync.loop import Stopper, run_forever
     from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
 
     s = settings()
     host = s.host()
     host.require_api()
-    # Its own connection: renewals are not the pass's writes (those are counted).
+    # Its own connection: renewals are not the pass's writes (those are counted), and
+    # they are not fenced by the lease they renew.
     lease = SyncLease(connect_context(*s.host_target(), s.timeout), s.namespace)
+    host.kube.fence = lease.check  # every write of the pass, host and members alike
     stopper = Stopper()
     stopper.install()
-    try:
-        if not lease.acquire(
-            wait=not no_wait,
+
+    def take_lease(wait: bool) -> bool:
+        return lease.acquire(
+            wait=wait,
             stop=stopper.event,
             on_wait=lambda holder: _log(f"waiting for the sync lease held by {holder}"),
-        ):
+        )
+
+    try:
+        if not take_lease(wait=not no_wait):
             return  # interrupted while waiting
         reconciler = Reconciler(
             host, SyncOptions(drift=drift, workers=workers, timeout=s.timeout), progress=_progress()
@@ -105,10 +111,15 @@ def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, out
             report = reconciler.run_pass()
             _print_summary(report, output)
             sys.exit(0 if report.ok else 1)
-        from kubectl_fed.sync.snapshot import federated_types
-
         _log(f"syncing {host.kube.server} (resync every {period:.0f}s); Ctrl-C to stop")
-        run_forever(host, reconciler, federated_types(host), period, _log_pass, stopper)
+        while not stopper.event.is_set():
+            try:
+                run_forever(host, reconciler, period, _log_pass, stopper)
+            except LeaseLost as err:
+                _log(f"{err.message}; waiting to take it back")
+                lease.release()
+                if not take_lease(wait=True):
+                    break
         _log("stopped")
     finally:
         lease.release()
@@ -153,7 +164,7 @@ def _problem(obj: Any) -> str:
     bad = [
         f"{c}: {r.status}{' (' + r.message + ')' if r.message else ''}"
         for c, r in sorted(obj.clusters.items())
-        if r.status != "OK" or r.drifted
+        if r.status != "OK" or r.message
     ]
     return ", ".join(bad)
 
@@ -169,7 +180,7 @@ def _print_summary(report: PassReport, output: str) -> None:
                 for c, r in sorted(o.clusters.items())
             },
             "errors": o.errors,
-            "ok": o.ok and not o.drifted,
+            "ok": o.ok,
             **({"retired": True} if o.retired else {}),
         }
         for o in sorted(report.objects, key=lambda o: o.title)
@@ -190,15 +201,12 @@ def _print_summary(report: PassReport, output: str) -> None:
         return
     lines = []
     shown = (
+        # Corrected drift is OK, but worth a line: someone edits members by hand.
         report.objects if output == "wide" else [o for o in report.objects if not o.ok or o.drifted]
     )
     for obj in sorted(shown, key=lambda o: o.title):
         ok = sum(1 for r in obj.clusters.values() if r.status == "OK")
-        state = (
-            "Deleted"
-            if obj.retired and not obj.clusters
-            else ("OK" if obj.ok and not obj.drifted else "NotOK")
-        )
+        state = "Deleted" if obj.retired and not obj.clusters else ("OK" if obj.ok else "NotOK")
         lines.append(
             [
                 obj.title,

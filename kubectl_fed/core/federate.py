@@ -16,6 +16,9 @@ from typing import Any
 from kubectl_fed.core import api
 
 CONTROLLER = "kubectl-fed"  # our entry in spec.placements[] and spec.overrides[]
+# The placements[] entry of followers (where a ConfigMap goes because a workload uses it),
+# under the name KubeAdmiral's follower controller writes, kept apart from the scheduler's.
+FOLLOWER_CONTROLLER = "kubeadmiral.io/follower-controller"
 
 PROPAGATION_POLICY_LABEL = "kubeadmiral.io/propagation-policy-name"
 CLUSTER_PROPAGATION_POLICY_LABEL = "kubeadmiral.io/cluster-propagation-policy-name"

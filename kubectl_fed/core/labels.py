@@ -9,6 +9,34 @@ from typing import Final
 
 OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 INTEGER: Final = re.compile(r"[+-]?[0-9]+")
+# apimachinery's IsQualifiedName / IsValidLabelValue / IsDNS1123Subdomain.
+_NAME: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+DNS_SUBDOMAIN: Final = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` is not a valid label or annotation key (a qualified name), or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not (prefix and len(prefix) <= 253 and DNS_SUBDOMAIN.fullmatch(prefix)):
+        return f"key {key!r}: the prefix must be a DNS subdomain"
+    if not name or len(name) > 63 or not _NAME.fullmatch(name):
+        return (
+            f"key {key!r}: the name must be 1-63 characters of [A-Za-z0-9-_.], "
+            "starting and ending with an alphanumeric"
+        )
+    return None
+
+
+def value_problem(value: str) -> str | None:
+    """Why `value` is not a valid label value, or None."""
+    if value and (len(value) > 63 or not _NAME.fullmatch(value)):
+        return (
+            f"label value {value!r}: at most 63 characters of [A-Za-z0-9-_.], "
+            "starting and ending with an alphanumeric"
+        )
+    return None
 
 
 def requirement_problem(operator: str, values: Sequence[str]) -> str | None:

@@ -16,7 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubectl_fed.core.followers import pod_spec_path
-from kubectl_fed.core.labels import requirement_matches, requirement_problem
+from kubectl_fed.core.labels import (
+    key_problem,
+    requirement_matches,
+    requirement_problem,
+    value_problem,
+)
 
 # Changing these would make the member object a different object, or another kind.
 REFUSED_PATHS = ("/metadata/name", "/metadata/namespace", "/metadata/generateName", "/kind")
@@ -142,9 +147,11 @@ def _image_patches(obj: dict[str, Any], overrider: dict[str, Any]) -> list[Patch
         paths = [str(image_path)]
     else:
         names = _list(overrider.get("containerNames"), "containerNames")
-        paths = [
-            f"{path}/image" for path, c in _containers(obj) if not names or c.get("name") in names
-        ]
+        containers = list(_containers(obj))
+        missing = sorted(set(names) - {c.get("name") for _, c in containers})
+        if missing:
+            raise OverrideError(f"no container named {', '.join(map(str, missing))}")
+        paths = [f"{path}/image" for path, c in containers if not names or c.get("name") in names]
     patches = []
     for path in paths:
         current = _get(obj, path)
@@ -165,10 +172,7 @@ def _args_patches(obj: dict[str, Any], overrider: dict[str, Any]) -> list[Patch]
 
 
 def _entrypoint_patches(obj: dict[str, Any], overrider: dict[str, Any], field: str) -> list[Patch]:
-    found = _container_named(obj, overrider.get("containerName"))
-    if found is None:
-        return []
-    path, container = found
+    path, container = _container_named(obj, overrider.get("containerName"))
     old = [str(item) for item in _list(container.get(field), field)]
     value = [str(item) for item in _list(overrider.get("value"), "value")]
     operator = overrider.get("operator") or "overwrite"
@@ -186,10 +190,7 @@ def _entrypoint_patches(obj: dict[str, Any], overrider: dict[str, Any], field: s
 
 
 def _env_patches(obj: dict[str, Any], overrider: dict[str, Any]) -> list[Patch]:
-    found = _container_named(obj, overrider.get("containerName"))
-    if found is None:
-        return []
-    path, container = found
+    path, container = _container_named(obj, overrider.get("containerName"))
     old = [_env_var(env) for env in _list(container.get("env"), "env")]
     value = [_env_var(env) for env in _list(overrider.get("value"), "value")]
     new = _override_envs(old, overrider.get("operator") or "overwrite", value)
@@ -208,6 +209,10 @@ def _string_map_patches(obj: dict[str, Any], overrider: dict[str, Any], field: s
     metadata = _dict(obj.get("metadata"), "metadata")
     old = _string_dict(metadata.get(field), f"metadata.{field}")
     value = _string_dict(overrider.get("value"), "value")
+    for key, text in value.items():
+        problem = key_problem(key) or (value_problem(text) if field == "labels" else None)
+        if problem:
+            raise OverrideError(problem)
     new = _override_string_map(old, overrider.get("operator") or "overwrite", value)
     return _set_member("/metadata", metadata, field, new)
 
@@ -382,15 +387,18 @@ def _containers(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{pointer}/{list_name}/{index}", _dict(container, "a container")
 
 
-def _container_named(obj: dict[str, Any], name: Any) -> tuple[str, dict[str, Any]] | None:
-    """The first (init) container of that name; None when there is none.
+def _container_named(obj: dict[str, Any], name: Any) -> tuple[str, dict[str, Any]]:
+    """The first (init) container of that name.
 
-    A missing container is not an error, as in KubeAdmiral and Karmada: one policy often
-    serves workloads that do not all have the container it targets.
+    KubeAdmiral and Karmada skip a missing container in silence; here it is an error, so
+    a misspelt name is reported instead of a member running without its override.
     """
     if not name:
         raise OverrideError("containerName is required")
-    return next(((path, c) for path, c in _containers(obj) if c.get("name") == name), None)
+    found = next(((path, c) for path, c in _containers(obj) if c.get("name") == name), None)
+    if found is None:
+        raise OverrideError(f"no container named {name}")
+    return found
 
 
 def _env_var(env: Any) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def decide(
         return Decision("none", ClusterStatus.OK)
     if correct_drift:
         return Decision("update", ClusterStatus.OK, "drift corrected", drifted)
-    return Decision("none", ClusterStatus.OK, "drifted: " + ", ".join(drifted[:5]), drifted)
+    return Decision("none", ClusterStatus.DRIFTED, "drifted: " + ", ".join(drifted[:5]), drifted)
 
 
 def desired_with_live(

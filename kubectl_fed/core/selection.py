@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any, Final, NamedTuple
 
@@ -204,7 +204,7 @@ def select_clusters(
     or parsed once with ``parse_policy``. Never raises."""
     current = current or CurrentPlacement()
     try:
-        return _select(policy, clusters, workload, current)
+        return _never_empty(_select(policy, clusters, workload, current), current)
     except Exception as exc:  # the sync loop needs a status to show, not a traceback
         return _kept(
             _names(clusters), current, Reason.KEPT_ON_ERROR, "internal error", [_internal(exc)]
@@ -224,7 +224,7 @@ def select_clusters_v1(
     """
     current = current or CurrentPlacement()
     try:
-        return _select_v1(clusters, workload, current)
+        return _never_empty(_select_v1(clusters, workload, current), current)
     except Exception as exc:  # the sync loop needs a status to show, not a traceback
         return _kept(
             _names(clusters), current, Reason.KEPT_ON_ERROR, "internal error", [_internal(exc)]
@@ -609,9 +609,9 @@ def _select(
     problems = _Problems(policy.errors, [*policy.warnings, *fleet.warnings])
     _check_workload(workload, problems)
     v1 = _parse_v1_annotation(workload, problems)
-    _warn_unknown_names("spec.placement", policy.placement, fleet, problems)
+    _check_unknown_names("spec.placement", policy.placement, fleet, problems)
     if v1 is not None:
-        _warn_unknown_names(f"annotation {v1.annotation}", v1.clusters, fleet, problems)
+        _check_unknown_names(f"annotation {v1.annotation}", v1.clusters, fleet, problems)
     known = list(fleet.by_name)
     if problems.errors:
         why = "the policy or the object has errors"
@@ -671,8 +671,6 @@ def _schedule(
             reasons[name] = reason
     chosen = _limit_clusters(feasible, policy, workload.key, current, reasons)
     _note_vanished_clusters(current, fleet, reasons)
-    if not chosen:
-        problems.warnings.append("no cluster satisfies the policy: the object is placed nowhere")
 
     total = workload.replicas
     divide = policy.mode == "Divide" or v1 is not None
@@ -868,9 +866,11 @@ def _replicas_from(
     """The replicas to place (plan plus overflow) and each chosen cluster's reason.
 
     A cluster given 0 gets no copy; under Federation v1 rules an existing copy is scaled
-    to 0 instead of deleted, as the v1 ReplicaSet controller did.
+    to 0 instead of deleted, as the v1 ReplicaSet controller did. An object scaled to 0
+    keeps a copy (at 0) in every chosen cluster: scaling down is not leaving.
     """
     placed: dict[str, int] = {}
+    zero_keeps_copy = zero_keeps_copy or division.total == 0
     counts = division.plan
     if division.overflow:
         counts = {name: counts.get(name, 0) + division.overflow.get(name, 0) for name in counts}
@@ -879,7 +879,7 @@ def _replicas_from(
         if count > 0:
             placed[name] = count
             reasons[name] = _selected_reason(name, capped, count)
-        elif zero_keeps_copy and name in current.clusters:
+        elif zero_keeps_copy and (name in current.clusters or division.total == 0):
             placed[name] = 0
             reasons[name] = _SCALED_TO_ZERO
         else:
@@ -1012,14 +1012,13 @@ def _check_workload(workload: WorkloadInfo, problems: _Problems) -> None:
         problems.errors.append(f"replicas: expected a non-negative integer, got {replicas!r}")
 
 
-def _warn_unknown_names(
+def _check_unknown_names(
     where: str, names: Mapping[str, Any], fleet: ClusterSet, problems: _Problems
 ) -> None:
+    # An error, not a warning: a typo in a cluster name must never move (or delete) copies.
     unknown = sorted(n for n in names if n != "*" and n not in fleet.by_name)
     if unknown:
-        problems.warnings.append(
-            f"{where} names clusters that are not joined: {', '.join(unknown)}; they are ignored"
-        )
+        problems.errors.append(f"{where} names clusters that are not members: {', '.join(unknown)}")
 
 
 def _warn_sticky_replicas(
@@ -1134,3 +1133,26 @@ def _names(clusters: ClusterSet | Sequence[ClusterInfo]) -> list[str]:
 
 def _internal(exc: Exception) -> str:
     return f"internal error in cluster selection ({exc!r}); placement left unchanged"
+
+
+def _never_empty(result: SchedulingResult, current: CurrentPlacement) -> SchedulingResult:
+    """A decision that places the object nowhere is never acted on: whatever the cause
+    (names that are not members, zero weights, maxClusters 0, unmet minimums, no cluster
+    Ready), the previous placement stays and the object is reported not OK. Leaving every
+    cluster is done by intent only: deleting the template or removing its policy label."""
+    if result.clusters or result.errors:
+        return result
+    excluded = [f"{name}: {r.code}" for name, r in result.reasons.items() if not r.chosen]
+    why = "no cluster satisfies the policy" + (f" ({', '.join(excluded)})" if excluded else "")
+    kept = _kept(
+        list(result.reasons),
+        current,
+        Reason.KEPT_ON_ERROR,
+        why,
+        [why],
+        result.warnings,
+        result.fingerprint,
+    )
+    # Keep each cluster's own reason for `explain`; the kept ones say they were kept.
+    reasons = {**result.reasons, **{n: r for n, r in kept.reasons.items() if r.chosen}}
+    return replace(kept, reasons=reasons)

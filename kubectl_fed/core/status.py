@@ -27,12 +27,32 @@ class ClusterStatus(str, Enum):
     CREATION_TIMED_OUT = "CreationTimedOut"
     UPDATE_TIMED_OUT = "UpdateTimedOut"
     DELETION_TIMED_OUT = "DeletionTimedOut"
+    # kubectl-fed's own: the copy was changed in the member and `sync --drift=report` left
+    # it so. KubeAdmiral always corrects drift and has no code for it.
+    DRIFTED = "Drifted"
 
     def __str__(self) -> str:  # the code itself, in messages and documents alike
         return str(self.value)
 
 
 PROPAGATED = "Propagated"
+
+
+def cluster_ok(code: str) -> bool:
+    """The one definition of a cluster's OK, shared by sync, status, doctor and exit codes:
+    its copy is exactly what the federation last wrote there (or, when the object left the
+    cluster, no copy remains). Every other code, Drifted included, is not OK."""
+    return code == ClusterStatus.OK
+
+
+def object_ok(errors: list[str], cluster_codes: Mapping[str, str], retired: bool) -> bool:
+    """An object is OK when nothing stops it (no policy, override or scheduling error), it
+    is placed somewhere (or is being retired), and every cluster it involves is OK."""
+    if errors or (not cluster_codes and not retired):
+        return False
+    return all(cluster_ok(code) for code in cluster_codes.values())
+
+
 CHECK_CLUSTERS = "CheckClusters"
 _MESSAGE_CLUSTERS = 5  # how many failing clusters the condition's message names
 

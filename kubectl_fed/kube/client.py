@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -38,6 +38,8 @@ class Kube:
         self.timeout = timeout
         self.server = transport.server
         self.counts: Counter[str] = Counter()
+        # Called before every mutating request; raises to stop it (sync's lease fence).
+        self.fence: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._discovery: list[dict[str, Any]] | None = None
 
@@ -79,6 +81,8 @@ class Kube:
         accept: str,
         timeout: float | None,
     ) -> Any:
+        if self.fence is not None and method in MUTATING:
+            self.fence()
         with self._lock:
             self.counts[method] += 1
         if TRACE:  # method and path only: bodies may hold credentials
@@ -188,7 +192,9 @@ class Kube:
     def clone(self, pool_size: int) -> Kube:
         """Another connection to the same cluster with its own pool (for long watches,
         which would otherwise hold the connections the work needs)."""
-        return Kube(self.transport.clone(pool_size), self.name, self.timeout)
+        twin = Kube(self.transport.clone(pool_size), self.name, self.timeout)
+        twin.fence = self.fence
+        return twin
 
     def close(self) -> None:
         self.transport.close()

@@ -29,7 +29,7 @@ from kubectl_fed.core.membership import condition
 from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.resources import Resource, UnknownType, resolve_type
 from kubectl_fed.core.selection import V1_ANNOTATIONS, Policy, parse_policy
-from kubectl_fed.core.status import COUNTED_FIELDS, PROPAGATED, ClusterStatus
+from kubectl_fed.core.status import COUNTED_FIELDS, PROPAGATED, ClusterStatus, cluster_ok
 from kubectl_fed.crds import CRD_REVISION
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import path_for
@@ -136,7 +136,7 @@ class ClusterState:
 
     @property
     def ok(self) -> bool:
-        return self.status == ClusterStatus.OK and self.synced is True
+        return cluster_ok(self.status) and self.synced is True
 
     @property
     def replicas(self) -> str | None:
@@ -192,7 +192,7 @@ class ObjectState:
     @property
     def ok(self) -> bool:
         propagated = (self.propagated or {}).get("status") == "True"
-        clusters_ok = all(c.ok for c in self.clusters)
+        clusters_ok = bool(self.clusters) and all(c.ok for c in self.clusters)
         return propagated and self.synced is True and clusters_ok and not self.problems
 
     @property
@@ -677,12 +677,13 @@ def _choice(plan: Plan, cluster: str, placed_now: bool, unreachable: str) -> Clu
 
 def _reason(plan: Plan, cluster: str, chosen: bool) -> tuple[str, str]:
     record = plan.scheduling
+    if cluster in plan.follows:  # before its own policy's reason, which says "not here"
+        leaders = ", ".join(plan.follows[cluster])
+        return "Follower", f"used by {leaders}, placed here (followers go where it goes)"
     recorded = (record.get("reasons") or {}).get(cluster)
     if recorded:
         code, _, message = str(recorded).partition(": ")
         return code, message
-    if chosen and record and not record.get("kept") and cluster not in record.get("clusters", []):
-        return "Follower", "a workload placed here uses it (followers go where it goes)"
     if chosen:
         return "Placed", "listed in the FederatedObject's spec.placements"
     return "NotPlaced", "not chosen"

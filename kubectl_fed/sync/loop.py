@@ -21,7 +21,7 @@ from kubectl_fed.kube.client import Kube, path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.sync.reconcile import PassReport, Reconciler
-from kubectl_fed.sync.snapshot import TemplateKey
+from kubectl_fed.sync.snapshot import TemplateKey, federated_types
 from kubectl_fed.sync.types import FederatedType, type_of
 
 DEBOUNCE_S = 0.02  # gather a burst of events (one kubectl apply -f of many objects)
@@ -76,7 +76,11 @@ Classifier = Callable[[dict[str, Any]], TemplateKey | None]
 
 
 class Watcher(threading.Thread):
-    """One list+watch of a collection; each event is classified and queued."""
+    """One list+watch of a collection; each event is classified and queued.
+
+    A watch that comes back after a failure (a member that was down, a host restart) asks
+    for a full pass: whatever changed meanwhile produced no event it could see.
+    """
 
     def __init__(
         self,
@@ -87,21 +91,29 @@ class Watcher(threading.Thread):
         stop: threading.Event,
         label_selector: str | None = None,
     ) -> None:
-        super().__init__(daemon=True, name=f"watch {path}")
+        super().__init__(daemon=True, name=f"watch {kube.name} {path}")
         self.kube, self.path, self.classify, self.pending = kube, path, classify, pending
         self.stop, self.label_selector = stop, label_selector
+        self.retired = threading.Event()  # this watch is no longer wanted
+
+    def stopped(self) -> bool:
+        return self.stop.is_set() or self.retired.is_set()
 
     def run(self) -> None:
         version = ""
-        while not self.stop.is_set():
+        failed = False
+        while not self.stopped():
             try:
                 if not version:
                     listing = self.kube.get(self.path, limit=1, labelSelector=self.label_selector)
                     version = listing["metadata"]["resourceVersion"]
+                    if failed:
+                        self.pending.add(None)  # back after an outage: catch up in full
+                        failed = False
                 for event in self.kube.watch(
                     self.path, version, timeout_s=60, labelSelector=self.label_selector
                 ):
-                    if self.stop.is_set():
+                    if self.stopped():
                         return
                     obj = event.get("object") or {}
                     if event.get("type") == "ERROR":
@@ -111,10 +123,10 @@ class Watcher(threading.Thread):
                     if event.get("type") != "BOOKMARK":
                         self.pending.add(self.classify(obj))
             except ApiError:
-                version = ""
+                version, failed = "", True
                 self.stop.wait(2.0)  # the cluster is down: try again shortly
             except Exception:  # a broken stream: start over from a fresh list
-                version = ""
+                version, failed = "", True
                 self.stop.wait(1.0)
 
 
@@ -145,63 +157,95 @@ def _everything(_obj: dict[str, Any]) -> None:
     return None
 
 
-def watchers(
-    host: Host,
-    reconciler: Reconciler,
-    types: list[FederatedType],
-    pending: Pending,
-    stop: threading.Event,
-) -> list[Watcher]:
-    kube = host.kube.clone(pool_size=len(types) + 10)
-    found = [
-        Watcher(kube, fed_path(plural), _everything, pending, stop)
-        for plural in (
-            api.FEDERATED_CLUSTERS,
-            api.PROPAGATION_POLICIES,
-            api.CLUSTER_PROPAGATION_POLICIES,
-            api.OVERRIDE_POLICIES,
-            api.CLUSTER_OVERRIDE_POLICIES,
-            api.FEDERATED_TYPE_CONFIGS,
+class WatchSet:
+    """The watches of a continuous sync, following what is federated: host collections
+    for every federated type, and every member's managed objects. `update` after each
+    full pass starts watches for joined members and new FederatedTypeConfig types, and
+    retires those no longer wanted."""
+
+    def __init__(self, host: Host, timeout: float | None, pending: Pending) -> None:
+        self.host, self.timeout, self.pending = host, timeout, pending
+        self.stop = threading.Event()
+        self.host_kube = host.kube.clone(pool_size=4)
+        self.member_kubes: dict[str, tuple[str, Kube]] = {}  # name -> (endpoint, client)
+        self.running: dict[tuple[str, str], Watcher] = {}  # (cluster or "", path) -> watcher
+
+    def update(self, types: list[FederatedType], clusters: list[dict[str, Any]]) -> None:
+        wanted: dict[tuple[str, str], Callable[[], Watcher]] = {}
+        for plural in _FULL_PASS_COLLECTIONS:
+            wanted[("", fed_path(plural))] = self._host_watch(fed_path(plural), _everything)
+        for plural in (api.FEDERATED_OBJECTS, api.CLUSTER_FEDERATED_OBJECTS):
+            path = fed_path(plural)
+            wanted[("", path)] = self._host_watch(path, _by_template(types))
+        for t in types:
+            wanted[("", path_for(t.resource))] = self._host_watch(path_for(t.resource), _by_name(t))
+        for cluster in clusters:
+            kube = self._member(cluster)
+            if kube is None:
+                continue
+            name = cluster["metadata"]["name"]
+            for t in types:
+                wanted[(name, path_for(t.resource))] = self._member_watch(kube, t)
+        for key in set(self.running) - set(wanted):
+            self.running.pop(key).retired.set()
+        for key, make in wanted.items():
+            if key not in self.running:
+                self.running[key] = make()
+                self.running[key].start()
+
+    def _host_watch(self, path: str, classify: Classifier) -> Callable[[], Watcher]:
+        return lambda: Watcher(self.host_kube, path, classify, self.pending, self.stop)
+
+    def _member_watch(self, kube: Kube, ftype: FederatedType) -> Callable[[], Watcher]:
+        return lambda: Watcher(
+            kube,
+            path_for(ftype.resource),
+            _by_name(ftype),
+            self.pending,
+            self.stop,
+            label_selector=f"{MANAGED_LABEL}=true",
         )
-    ]
-    found += [
-        Watcher(kube, fed_path(plural), _by_template(types), pending, stop)
-        for plural in (api.FEDERATED_OBJECTS, api.CLUSTER_FEDERATED_OBJECTS)
-    ]
-    found += [Watcher(kube, path_for(t.resource), _by_name(t), pending, stop) for t in types]
-    for cluster in host.clusters():
+
+    def _member(self, cluster: dict[str, Any]) -> Kube | None:
+        """A watch connection per member, opened again when its endpoint changes."""
+        name = cluster["metadata"]["name"]
+        endpoint = str((cluster.get("spec") or {}).get("apiEndpoint", ""))
+        known = self.member_kubes.get(name)
+        if known is not None and known[0] == endpoint:
+            return known[1]
         try:
-            member = host.connect_member(
-                cluster, reconciler.options.timeout, pool_size=len(types) + 2
-            )
-        except Exception:  # reconnecting is the resync's job
-            continue
-        found += [
-            Watcher(
-                member,
-                path_for(t.resource),
-                _by_name(t),
-                pending,
-                stop,
-                label_selector=f"{MANAGED_LABEL}=true",
-            )
-            for t in types
-        ]
-    return found
+            kube = self.host.connect_member(cluster, self.timeout, pool_size=2)
+        except Exception:  # reconnecting is the next full pass's job
+            return None
+        if known is not None:  # re-joined elsewhere: the old watches go
+            for key in [k for k in self.running if k[0] == name]:
+                self.running.pop(key).retired.set()
+        self.member_kubes[name] = (endpoint, kube)
+        return kube
+
+    def close(self) -> None:
+        self.stop.set()
+
+
+_FULL_PASS_COLLECTIONS = (
+    api.FEDERATED_CLUSTERS,
+    api.PROPAGATION_POLICIES,
+    api.CLUSTER_PROPAGATION_POLICIES,
+    api.OVERRIDE_POLICIES,
+    api.CLUSTER_OVERRIDE_POLICIES,
+    api.FEDERATED_TYPE_CONFIGS,
+)
 
 
 def run_forever(
     host: Host,
     reconciler: Reconciler,
-    types: list[FederatedType],
     resync_period: float,
     report: Callable[[PassReport, bool], None],
     stopper: Stopper,
 ) -> None:
     pending = Pending()
-    stop_watches = threading.Event()
-    for watcher in watchers(host, reconciler, types, pending, stop_watches):
-        watcher.start()
+    watches = WatchSet(host, reconciler.options.timeout, pending)
     try:
         pending.add(None)  # start with a full pass
         next_full = time.monotonic() + resync_period
@@ -212,9 +256,14 @@ def run_forever(
             time.sleep(DEBOUNCE_S)
             keys, full = pending.take()
             if full or len(keys) > FULL_PASS_ABOVE or time.monotonic() >= next_full:
+                # The watches follow what the pass saw: members, types, endpoints.
+                watches.update(federated_types(host), host.clusters())
                 report(reconciler.run_pass(), True)
                 next_full = time.monotonic() + resync_period
             elif keys:
-                report(reconciler.run_pass(only=keys), False)
+                done = reconciler.run_pass(only=keys)
+                report(done, False)
+                if done.needs_full_pass:
+                    pending.add(None)
     finally:
-        stop_watches.set()
+        watches.close()

@@ -69,6 +69,7 @@ class Members:
             kube = self.host.connect_member(cluster, self.timeout, pool_size=self.pool_size)
         except FedError as err:
             return Member(name, None, str(err))
+        kube.fence = self.host.kube.fence  # member writes are fenced like the host's
         member = Member(name, kube)
         try:
             member.namespaces = {n["metadata"]["name"] for n in kube.list_all("/api/v1/namespaces")}

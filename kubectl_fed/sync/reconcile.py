@@ -19,6 +19,7 @@ from kubectl_fed.core import api
 from kubectl_fed.core.federate import (
     CONFLICT_RESOLUTION_ANNOTATION,
     CONTROLLER,
+    FOLLOWER_CONTROLLER,
     ORPHAN_ANNOTATION,
     RETAIN_REPLICAS_ANNOTATION,
     build_federated_object,
@@ -27,7 +28,7 @@ from kubectl_fed.core.federate import (
     policy_of,
 )
 from kubectl_fed.core.followers import referenced_objects
-from kubectl_fed.core.membership import Probe, condition
+from kubectl_fed.core.membership import Probe, api_resource_types, condition
 from kubectl_fed.core.mergepatch import merge_patch
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
 from kubectl_fed.core.propagation import (
@@ -50,7 +51,12 @@ from kubectl_fed.core.selection import (
     select_clusters,
     select_clusters_v1,
 )
-from kubectl_fed.core.status import ClusterStatus, aggregate_workload_status, propagated_condition
+from kubectl_fed.core.status import (
+    ClusterStatus,
+    aggregate_workload_status,
+    object_ok,
+    propagated_condition,
+)
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError, Conflict, NotFound, Unreachable
 from kubectl_fed.kube.host import Host, fed_path
@@ -91,7 +97,8 @@ class ObjectResult:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and all(c.status == ClusterStatus.OK for c in self.clusters.values())
+        codes = {c: str(r.status) for c, r in self.clusters.items()}
+        return object_ok(self.errors, codes, self.retired)
 
     @property
     def drifted(self) -> bool:
@@ -109,12 +116,12 @@ class PassReport:
     requests: dict[str, dict[str, int]]
     seconds: float
     drift_mode: str = "correct"
+    # A watch-driven pass moved a workload: its followers need a full pass to follow.
+    needs_full_pass: bool = False
 
     @property
     def ok(self) -> bool:
-        return all(o.ok for o in self.objects) and not (
-            self.drift_mode == "report" and any(o.drifted for o in self.objects)
-        )
+        return all(o.ok for o in self.objects)
 
     @property
     def writes(self) -> int:
@@ -139,6 +146,12 @@ class Plan:
     scheduling: dict[str, Any]
     leader_policy: Object | None = None
     result: ObjectResult = field(default_factory=lambda: ObjectResult("", "", ""))
+    # Clusters it goes to only because workloads placed there use it: cluster -> leaders.
+    follows: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def own_placement(self) -> list[str]:
+        return sorted(c for c in self.placement if c not in self.follows)
 
 
 @dataclass
@@ -174,8 +187,8 @@ class Reconciler:
         snap = load(self.host, only)
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         try:
-            self._record_reachability(snap, members)
-            plans, retiring = self._plan_all(snap, members)
+            self._record_reachability(snap, members, discover=only is None)
+            plans, retiring = self._plan_all(snap, members, partial=only is not None)
             self._read_members(plans + retiring, members, bulk=only is None)
             self._pipeline(plans, retiring, members)
             results = [p.result for p in plans + retiring]
@@ -184,28 +197,48 @@ class Reconciler:
         finally:
             members.close()
         return PassReport(
-            results, unreachable, requests, time.monotonic() - started, self.options.drift
+            results,
+            unreachable,
+            requests,
+            time.monotonic() - started,
+            self.options.drift,
+            needs_full_pass=only is not None and any(_leader_moved(p) for p in plans),
         )
 
-    def _record_reachability(self, snap: HostSnapshot, members: Members) -> None:
-        """Keep FederatedCluster Ready/Offline truthful, writing only on a change."""
+    def _record_reachability(self, snap: HostSnapshot, members: Members, discover: bool) -> None:
+        """Keep FederatedCluster Ready/Offline and, on a full pass, the members' API
+        resources truthful (a CRD installed in a member is usable without a manual
+        `clusters --refresh`), writing only on a change."""
         for cluster in snap.clusters:
-            member = members.by_name[cluster["metadata"]["name"]]
+            name = cluster["metadata"]["name"]
+            member = members.by_name[name]
+            status = cluster.get("status") or {}
+            resources = status.get("apiResourceTypes") or []
+            if discover and member.reachable and member.kube is not None:
+                try:
+                    resources = api_resource_types(member.kube.api_resources())
+                except Unreachable as err:
+                    member.mark_unreachable(err)
+                except ApiError:
+                    pass  # discovery refused: keep what was recorded
             was_ready = condition(cluster, api.READY) == "True"
-            if was_ready != member.reachable:
-                probe = Probe(
-                    reachable=member.reachable,
-                    message=member.error,
-                    version=(cluster.get("status") or {}).get("kubernetesVersion", ""),
-                    api_resources=(cluster.get("status") or {}).get("apiResourceTypes") or [],
-                )
-                cluster["status"] = record_status(
-                    self.host, cluster["metadata"]["name"], probe, cluster
-                )
+            if was_ready == member.reachable and resources == (
+                status.get("apiResourceTypes") or []
+            ):
+                continue
+            probe = Probe(
+                reachable=member.reachable,
+                message=member.error,
+                version=status.get("kubernetesVersion", ""),
+                api_resources=resources,
+            )
+            cluster["status"] = record_status(self.host, name, probe, cluster)
 
     # ------------------------------------------------------------------ planning
 
-    def _plan_all(self, snap: HostSnapshot, members: Members) -> tuple[list[Plan], list[Plan]]:
+    def _plan_all(
+        self, snap: HostSnapshot, members: Members, partial: bool = False
+    ) -> tuple[list[Plan], list[Plan]]:
         existing = {_fo_key(fo): fo for fo in snap.federated_objects}
         clusters = _cluster_infos(snap, members)
         self._ready = sorted(name for name, (fresh, _) in clusters.items() if fresh.ready)
@@ -241,7 +274,7 @@ class Reconciler:
                 plan = self._plan_direct(fo, snap, clusters)
                 if plan is not None:
                     plans.append(plan)
-        _add_followers(plans)
+        _add_followers(plans, keep_recorded=partial)
         for plan in plans:
             self._compute_patches(plan, snap)
         return plans, retiring
@@ -262,7 +295,7 @@ class Reconciler:
             theirs = [
                 e
                 for e in ((existing or {}).get("spec") or {}).get(field_) or []
-                if e.get("controller") != CONTROLLER
+                if e.get("controller") not in (CONTROLLER, FOLLOWER_CONTROLLER)
             ]
             if theirs:
                 draft["spec"][field_] = theirs
@@ -328,7 +361,7 @@ class Reconciler:
             result.errors += scheduling.get("errors", [])
             placement = _placement_of(scheduling, fo)
         else:  # placed by hand: the union of every controller's placement
-            placement = {c: None for c in _all_placed(fo)}
+            placement = {c: None for c in _all_placed(fo, followers=False)}
         return Plan(
             desired, fo, ftype, template, None, placement, {}, {}, scheduling, policy, result
         )
@@ -409,11 +442,15 @@ class Reconciler:
         """Per-cluster patches: scheduled replicas first, then ClusterOverridePolicies, then
         OverridePolicies (an override may still change replicas)."""
         source = plan.native.obj if plan.native else plan.fo
-        overrides, errors = self._override_policies(source, snap)
-        plan.result.errors += errors
+        overrides, missing = self._override_policies(source, snap)
+        if missing and not plan.placement:
+            plan.result.errors += missing
         labels = {c["metadata"]["name"]: c["metadata"].get("labels") or {} for c in snap.clusters}
         divided = plan.scheduling.get("divided", False)
         for cluster, replicas in sorted(plan.placement.items()):
+            if missing:  # never half-applied: without its overrides a copy is not written
+                plan.patch_errors[cluster] = "; ".join(missing) + ": the copy is not written"
+                continue
             patches: list[dict[str, Any]] = []
             if divided and replicas is not None and plan.ftype.replicas_path:
                 patches.append(
@@ -432,6 +469,7 @@ class Reconciler:
             plan.patches[cluster] = patches
         if plan.native is not None or policy_of(plan.fo) is not None:
             self._set_our_spec(plan)
+        _set_follower_spec(plan)
 
     def _override_policies(
         self, source: Object, snap: HostSnapshot
@@ -449,16 +487,24 @@ class Reconciler:
     def _set_our_spec(self, plan: Plan) -> None:
         """Our controller's placements and overrides on the FederatedObject."""
         spec = plan.fo.setdefault("spec", {})
-        others_p = [p for p in spec.get("placements") or [] if p.get("controller") != CONTROLLER]
+        others_p = [
+            p
+            for p in spec.get("placements") or []
+            if p.get("controller") not in (CONTROLLER, FOLLOWER_CONTROLLER)
+        ]
         others_o = [o for o in spec.get("overrides") or [] if o.get("controller") != CONTROLLER]
         spec["placements"] = [
             *others_p,
             {
                 "controller": CONTROLLER,
-                "placement": [{"cluster": c} for c in sorted(plan.placement)],
+                "placement": [{"cluster": c} for c in plan.own_placement],
             },
         ]
-        ours = [{"cluster": c, "patches": p} for c, p in sorted(plan.patches.items()) if p]
+        # A cluster whose overrides failed keeps the ones it was last written with.
+        previous = _our_overrides(plan.existing)
+        patches = {c: p for c, p in plan.patches.items() if c not in plan.patch_errors}
+        patches.update({c: previous[c] for c in plan.patch_errors if c in previous})
+        ours = [{"cluster": c, "patches": p} for c, p in sorted(patches.items()) if p]
         spec["overrides"] = others_o + (
             [{"controller": CONTROLLER, "clusters": ours}] if ours else []
         )
@@ -554,6 +600,8 @@ class Reconciler:
         work: list[Work] = []
         if plan.existing is None or (result.errors and not plan.placement):
             return work
+        if not plan.placement and not result.errors:
+            result.errors.append("placed in no cluster")
         annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
         namespace, name = key_of(plan.template)
         for cluster in sorted(plan.placement):
@@ -581,12 +629,26 @@ class Reconciler:
             item = self._decide(plan, cluster, live)
             if item is not None:
                 work.append(item)
+        previously = _previously_placed(plan.existing)
         for cluster, member in members.by_name.items():
-            if cluster in plan.placement or not member.reachable:
+            if cluster in plan.placement:
+                continue
+            unknown = member.error or member.read_errors.get(plan.ftype.describe())
+            if unknown:
+                if cluster in previously:  # a copy may still be there: removal is pending
+                    code = (
+                        ClusterStatus.CLUSTER_NOT_READY
+                        if member.error
+                        else (ClusterStatus.RETRIEVAL_FAILED)
+                    )
+                    result.clusters[cluster] = ClusterResult(
+                        code, f"removal pending, a copy may remain: {unknown}"
+                    )
                 continue
             live = member.live(plan.ftype, namespace, name)
             if live is not None and is_managed(live):
                 action = "unmark" if _orphans(annotations, live) else "delete"
+                result.clusters[cluster] = ClusterResult(ClusterStatus.WAITING_FOR_REMOVAL)
                 work.append(Work(plan, cluster, action, live=live))
         return work
 
@@ -871,13 +933,52 @@ def _our_placement(fo: Object | None) -> list[str]:
     return []
 
 
-def _all_placed(fo: Object) -> list[str]:
+def _our_overrides(fo: Object | None) -> dict[str, list[dict[str, Any]]]:
+    for entry in ((fo or {}).get("spec") or {}).get("overrides") or []:
+        if entry.get("controller") == CONTROLLER:
+            return {t["cluster"]: t.get("patches") or [] for t in entry.get("clusters") or []}
+    return {}
+
+
+def _previously_placed(fo: Object | None) -> set[str]:
+    """Clusters that may hold a copy: placed by any controller, or with a recorded status."""
+    status_entries = ((fo or {}).get("status") or {}).get("clusters") or []
+    return set(_all_placed(fo or {})) | {e["cluster"] for e in status_entries if e.get("cluster")}
+
+
+def _all_placed(fo: Object, followers: bool = True) -> list[str]:
     clusters = {
         p.get("cluster")
         for entry in (fo.get("spec") or {}).get("placements") or []
+        if followers or entry.get("controller") != FOLLOWER_CONTROLLER
         for p in entry.get("placement") or []
     }
     return sorted(c for c in clusters if c)
+
+
+def _recorded_follows(fo: Object | None) -> list[str]:
+    for entry in ((fo or {}).get("spec") or {}).get("placements") or []:
+        if entry.get("controller") == FOLLOWER_CONTROLLER:
+            return [p["cluster"] for p in entry.get("placement") or [] if p.get("cluster")]
+    return []
+
+
+def _set_follower_spec(plan: Plan) -> None:
+    """The follower entry of spec.placements: where it goes only because its leaders do."""
+    spec = plan.fo.setdefault("spec", {})
+    others = [p for p in spec.get("placements") or [] if p.get("controller") != FOLLOWER_CONTROLLER]
+    follows = [{"cluster": c} for c in sorted(plan.follows)]
+    if follows:
+        others.append({"controller": FOLLOWER_CONTROLLER, "placement": follows})
+    if others or "placements" in spec:
+        spec["placements"] = others
+
+
+def _leader_moved(plan: Plan) -> bool:
+    """Whether a workload's clusters changed in this pass (its followers must follow)."""
+    if not referenced_objects(plan.template):
+        return False
+    return set(plan.own_placement) != set(_our_placement(plan.existing))
 
 
 def _placement_of(scheduling: dict[str, Any], existing: Object | None) -> dict[str, int | None]:
@@ -943,19 +1044,33 @@ def _scheduling_record(outcome: SchedulingResult) -> dict[str, Any]:
     return record
 
 
-def _add_followers(plans: list[Plan]) -> None:
-    """ConfigMaps, Secrets, ServiceAccounts and PVCs a workload uses go where it goes."""
-    by_key = {(p.template.get("kind"), *key_of(p.template)): p for p in plans}
+def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:
+    """ConfigMaps, Secrets, ServiceAccounts and PVCs a workload uses go where it goes, and
+    leave where it leaves. A watch-driven pass sees only some workloads, so it keeps the
+    follower placement recorded by the last full pass and adds to it, never removes."""
+    by_key = {(p.ftype.group, p.ftype.kind, *key_of(p.template)): p for p in plans}
+    if keep_recorded:
+        for plan in plans:
+            for cluster in _recorded_follows(plan.existing):
+                _follow(plan, cluster, "(recorded by the last full pass)")
     for leader in plans:
         spec = (leader.leader_policy or {}).get("spec") or {}
         if spec.get("disableFollowerScheduling") or not leader.placement:
             continue
         namespace = key_of(leader.template)[0]
+        title = f"{leader.ftype.kind}/{key_of(leader.template)[1]}"
         for kind, name in referenced_objects(leader.template):
-            follower = by_key.get((kind, namespace, name))
+            follower = by_key.get(("", kind, namespace, name))  # followers are core kinds
             if follower is not None and follower is not leader:
-                for cluster in leader.placement:
-                    follower.placement.setdefault(cluster, None)
+                for cluster in leader.own_placement:
+                    _follow(follower, cluster, title)
+
+
+def _follow(follower: Plan, cluster: str, leader: str) -> None:
+    if cluster in follower.placement and cluster not in follower.follows:
+        return  # placed there by its own policy
+    follower.placement.setdefault(cluster, None)
+    follower.follows.setdefault(cluster, []).append(leader)
 
 
 def _foreign_patches(fo: Object, cluster: str) -> list[dict[str, Any]]:

@@ -24,6 +24,9 @@ V1_COMPAT_KEY = "v1-compat"
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
 Object = dict[str, Any]
+# An object named everywhere by its API group, kind, namespace and name: a kind alone is
+# ambiguous (Knative's `Service` next to the core Service).
+TemplateKey = tuple[str, str, str, str]
 
 
 def key_of(obj: Object) -> tuple[str, str]:
@@ -42,6 +45,11 @@ class Template:
     @property
     def key(self) -> tuple[str, str]:
         return key_of(self.obj)
+
+    @property
+    def type_key(self) -> TemplateKey:
+        namespace, name = self.key
+        return self.type.group, self.type.kind, namespace, name
 
 
 @dataclass
@@ -66,10 +74,6 @@ POLICY_KINDS = (
     ("ClusterOverridePolicy", api.CLUSTER_OVERRIDE_POLICIES, False),
 )
 NAMESPACED_POLICY_KINDS = frozenset(kind for kind, _, namespaced in POLICY_KINDS if namespaced)
-
-
-# A template named by kind: (group, kind, namespace, name).
-TemplateKey = tuple[str, str, str, str]
 
 
 def load(host: Host, only: set[TemplateKey] | None = None) -> HostSnapshot:
@@ -100,7 +104,7 @@ def load(host: Host, only: set[TemplateKey] | None = None) -> HostSnapshot:
 def _named(
     host: Host, types: list[FederatedType], v1_compat: bool, keys: set[TemplateKey]
 ) -> tuple[list[Template], list[Object], list[str]]:
-    found: dict[tuple[str, str, str], Template] = {}
+    found: dict[TemplateKey, Template] = {}
     federated_objects = []
     for group, kind, namespace, name in sorted(keys):
         ftype = next((t for t in types if t.group == group and t.kind == kind), None)
@@ -154,7 +158,7 @@ def _templates(
 ) -> tuple[list[Template], list[str]]:
     """Objects labelled with a policy (two selectors: labels cannot be ORed), plus with
     v1 compatibility every policy-less ReplicaSet and Deployment."""
-    found: dict[tuple[str, str, str], Template] = {}
+    found: dict[TemplateKey, Template] = {}
     unserved = []
     for ftype in types:
         path = path_for(ftype.resource)
@@ -171,8 +175,9 @@ def _templates(
     return list(found.values()), unserved
 
 
-def _add(found: dict[tuple[str, str, str], Template], template: Template) -> None:
-    namespace, name = template.key
+def _add(found: dict[TemplateKey, Template], template: Template) -> None:
+    namespace, _ = template.key
     if namespace in SYSTEM_NAMESPACES or is_federation_disabled(template.obj):
         return
-    found[(template.type.kind, namespace, name)] = template
+    # With the API group: a CRD kind `Service` of example.com is not the core Service.
+    found[template.type_key] = template

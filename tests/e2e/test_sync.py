@@ -519,28 +519,29 @@ def test_killed_sync_is_safely_rerun(fed_host: Kubectl, ns: str) -> None:
 
 
 def test_unjoin_cascade(fed_host: Kubectl, ns: str) -> None:
-    fed_host.fed("join", "extra", "--cluster-context", "member-2")
+    # A cluster can be joined once only (by its kube-system uid): member-2 itself leaves and
+    # comes back, and is joined again whatever happens.
     try:
         apply(
             fed_host,
-            policy("extra", ns, placement=[{"cluster": "extra"}]),
+            policy("extra", ns, placement=[{"cluster": "member-2"}]),
             deployment("leaving", ns, labels={POLICY_LABEL: "extra"}),
         )
         sync_once(fed_host)
         assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is not None
-        out = fed_host.fed("unjoin", "extra", "--cascade=orphan").out
+        out = fed_host.fed("unjoin", "member-2", "--cascade=orphan").out
         assert "orphaned" in out
         orphan = get(fed_host, "member-2", "deploy", "leaving", "-n", ns)
         assert orphan is not None
         assert "kubeadmiral.io/managed" not in orphan["metadata"].get("labels", {})
-        fed_host.fed("join", "extra", "--cluster-context", "member-2")
+        fed_host.fed("join", "member-2", "--cluster-context", "member-2")
         fed_host.run("--context", "member-2", "delete", "deploy", "leaving", "-n", ns)
         sync_once(fed_host)
         assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is not None
-        fed_host.fed("unjoin", "extra", "--cascade=delete")
+        fed_host.fed("unjoin", "member-2", "--cascade=delete")
         assert get(fed_host, "member-2", "deploy", "leaving", "-n", ns) is None
     finally:
-        fed_host.fed("unjoin", "extra", check=False)
+        fed_host.fed("join", "member-2", "--cluster-context", "member-2", "--overwrite")
 
 
 # --------------------------------------------------------------------------- more templates

@@ -267,6 +267,7 @@ def test_explanation_of_deferral_followers_and_missing_policy() -> None:
         {**DIVIDED, "clusters": ["member-1"]}, placement={"member-1": 3, "member-2": None}
     )
     follower.scheduling["reasons"] = {"member-1": "Selected: selected, 3 replicas"}
+    follower.follows = {"member-2": ["Deployment/web"]}
     codes = {c.cluster: c.code for c in explanation(follower, [], {}).clusters}
     assert codes == {"member-1": "Selected", "member-2": "Follower"}
     missing = plan({"kept": True, "replicas": {}}, leader_policy=None, placement={})

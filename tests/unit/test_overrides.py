@@ -228,11 +228,14 @@ def test_image_targets_all_containers_and_init_containers_by_default() -> None:
         "/spec/template/spec/containers/0/image",
         "/spec/template/spec/containers/1/image",
     ]
-    named = {**add_registry, "containerNames": ["sidecar", "init", "absent"]}
+    named = {**add_registry, "containerNames": ["sidecar", "init"]}
     assert [p["value"] for p in patches(obj, {"image": [named]})] == [
         "reg.io/busybox",
         "reg.io/envoy",
     ]
+    misspelt = {**add_registry, "containerNames": ["sidecar", "absent"]}
+    with pytest.raises(OverrideError, match="no container named absent"):
+        patches(obj, {"image": [misspelt]})
 
 
 def test_image_paths_of_pod_and_cronjob() -> None:
@@ -354,11 +357,26 @@ def test_entrypoint_targets_init_containers_too() -> None:
     assert result["spec"]["template"]["spec"]["initContainers"][0]["command"] == ["sh"]
 
 
-def test_entrypoint_for_a_missing_container_is_skipped() -> None:
-    assert (
-        patches(with_command(["a"]), {"command": [{"containerName": "absent", "value": ["x"]}]})
-        == []
-    )
+@pytest.mark.parametrize("field", ["command", "args", "envs"])
+def test_an_overrider_naming_a_missing_container_is_an_error(field: str) -> None:
+    # KubeAdmiral skips it in silence; a typo must not leave members without the override.
+    value: Any = [{"name": "A", "value": "1"}] if field == "envs" else ["x"]
+    with pytest.raises(OverrideError, match="no container named absent"):
+        patches(with_command(["a"]), {field: [{"containerName": "absent", "value": value}]})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("labels", {"bad key!": "x"}, "key 'bad key!'"),
+        ("labels", {"ok": "a value with spaces"}, "label value"),
+        ("labels", {"Bad_Prefix/x": "y"}, "DNS subdomain"),
+        ("annotations", {"/x": "anything goes in a value"}, "prefix"),
+    ],
+)
+def test_invalid_label_and_annotation_keys_are_errors(field: str, value: Any, message: str) -> None:
+    with pytest.raises(OverrideError, match=message):
+        patches(deployment(), {field: [{"operator": "overwrite", "value": value}]})
 
 
 @pytest.mark.parametrize(
@@ -700,7 +718,11 @@ def test_patch_errors_say_which_patch() -> None:
 
 # --- properties -------------------------------------------------------------------------------
 
-label_maps = st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=8), max_size=5)
+label_maps = st.dictionaries(
+    st.from_regex(r"[a-z0-9]([a-z0-9._-]{0,6}[a-z0-9])?", fullmatch=True),
+    st.from_regex(r"([a-z0-9]([a-z0-9._-]{0,6}[a-z0-9])?)?", fullmatch=True),
+    max_size=5,
+)
 
 
 @given(label_maps, st.data())

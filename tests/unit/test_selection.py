@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -151,7 +152,7 @@ def test_affinity_terms_are_ored_and_an_empty_term_matches_nothing() -> None:
     assert set(result.clusters) == {"big", "bare"}
     only_empty = select_clusters({"clusterAffinity": [{}]}, AFFINITY_CLUSTERS, deployment())
     assert only_empty.clusters == {}
-    assert "no cluster satisfies" in only_empty.warnings[0]
+    assert "no cluster satisfies" in only_empty.errors[0]
 
 
 # ---------------------------------------------------------------- taints
@@ -656,11 +657,60 @@ def test_malformed_v1_annotation_is_an_error(raw: str) -> None:
         assert result.clusters == {} and not result.rescheduled
 
 
-def test_unknown_clusters_in_placement_are_a_warning() -> None:
+def test_unknown_clusters_in_placement_are_an_error_and_keep_the_placement() -> None:
+    before = select_clusters(divide(), THREE, deployment(4))
     policy = divide(placement=[{"cluster": "a"}, {"cluster": "ghost"}])
-    result = select_clusters(policy, THREE, deployment(4))
-    assert result.clusters == {"a": 4}
-    assert any("ghost" in w and "not joined" in w for w in result.warnings)
+    result = select_clusters(policy, THREE, deployment(4), placed(before))
+    assert result.clusters == before.clusters
+    assert any("ghost" in e and "not members" in e for e in result.errors)
+
+
+# ------------------------------------------- a decision that places nothing is refused
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        divide(placement=[{"cluster": "typo-1"}, {"cluster": "typo-2"}]),
+        divide(maxClusters=0),
+        divide(placement=[{"cluster": n, "preferences": {"weight": 0}} for n in "abc"]),
+        {"clusterSelector": {"env": "nowhere"}},
+        {"tolerations": [], "clusterAffinity": [{}]},
+    ],
+    ids=["unknown-names", "max-clusters-0", "zero-weights", "selector", "empty-affinity"],
+)
+def test_a_policy_that_places_nowhere_keeps_the_previous_placement(spec: dict[str, Any]) -> None:
+    before = select_clusters(divide(), THREE, deployment(6))
+    assert before.clusters
+    result = select_clusters(spec, THREE, deployment(6), placed(before))
+    assert result.clusters == before.clusters
+    assert result.errors, "placing nowhere must be reported as an error"
+    assert {r.code for n, r in result.reasons.items() if n in before.clusters} == {
+        Reason.KEPT_ON_ERROR
+    }
+
+
+def test_no_ready_cluster_keeps_the_previous_placement() -> None:
+    before = select_clusters({}, THREE, deployment(6))
+    down = [replace(c, ready=False) for c in THREE]
+    # The sync loop drops the fingerprint when readiness changes, forcing a new decision.
+    current = CurrentPlacement(before.clusters)
+    for result in (
+        select_clusters({}, down, deployment(6), current),
+        select_clusters_v1(down, deployment(6), current),
+    ):
+        assert result.clusters == before.clusters and result.errors
+
+
+def test_a_fresh_object_placed_nowhere_is_an_error_not_a_silent_success() -> None:
+    result = select_clusters(divide(maxClusters=0), THREE, deployment(6))
+    assert result.clusters == {} and "no cluster satisfies" in result.errors[0]
+
+
+def test_scaling_a_divided_object_to_zero_keeps_its_copies_at_zero() -> None:
+    before = select_clusters(divide(), THREE, deployment(6))
+    result = select_clusters(divide(), THREE, deployment(0), placed(before))
+    assert result.clusters == {"a": 0, "b": 0, "c": 0} and not result.errors
 
 
 def test_duplicate_placement_entries_warn_and_the_last_wins() -> None:

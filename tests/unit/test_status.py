@@ -122,6 +122,7 @@ def test_cluster_status_codes_are_the_documented_ones() -> None:
         "CreationTimedOut",
         "UpdateTimedOut",
         "DeletionTimedOut",
+        "Drifted",
     ]
     assert ClusterStatus("OK") == "OK"
     assert f"{ClusterStatus.APPLY_OVERRIDES_FAILED}" == "ApplyOverridesFailed"
