@@ -532,11 +532,12 @@ class Reconciler:
                 self.progress(f"{done}/{len(jobs)}")
 
     def _propagate(self, plan: Plan, members: Members) -> None:
-        if not (plan.result.errors and not plan.placement and plan.existing is None):
-            try:
-                plan.existing = self._write_fo(plan)
-            except ApiError as err:
-                plan.result.errors.append(f"cannot write the FederatedObject: {err}")
+        # Written even when placed nowhere: its status is where `kubectl fed status` (and
+        # KubeAdmiral's tools) read why, e.g. a policy that is missing or places nothing.
+        try:
+            plan.existing = self._write_fo(plan)
+        except ApiError as err:
+            plan.result.errors.append(f"cannot write the FederatedObject: {err}")
         for item in self._member_work(plan, members):
             self._run_one(item, members.by_name[item.cluster])
         self._write_status(plan, members)
