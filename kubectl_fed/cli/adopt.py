@@ -9,6 +9,7 @@ import click
 
 from kubectl_fed.cli.clusters import complete_members
 from kubectl_fed.cli.settings import dry_run_option, host_options, settings
+from kubectl_fed.errors import FedError
 
 
 @click.command()
@@ -67,6 +68,11 @@ def adopt(
     Reads each live object, prunes what the member set (the pod template stays
     byte-for-byte), adds the policy label and the adopt annotations, and creates the
     template in the host. The next `kubectl fed sync` takes the member object over in place.
+
+    Each object is adopted with its policy and dependencies all or nothing; a failure
+    rolls back that object's writes and the others go ahead. A dependency shared by
+    several objects is created once. The report has a line for every object, policy and
+    dependency (WITH: the object it came with); exit 1 when any failed.
     """
     from kubectl_fed.ops.adopt import AdoptRequest
     from kubectl_fed.ops.adopt import adopt as do_adopt
@@ -90,12 +96,20 @@ def adopt(
     if output != "table":
         click.echo(dump_documents([o for r in results for o in r.objects], output))
     else:
-        rows = [[r.kind, r.name, _action(r.action, dry_run), r.message] for r in results]
-        click.echo(table(["KIND", "NAME", "ACTION", "MESSAGE"], rows))
-        if results and dry_run == "none" and any(r.action == "created" for r in results):
+        rows = [
+            [r.kind, r.name, r.of or "-", _action(r.action, dry_run), r.message] for r in results
+        ]
+        click.echo(table(["KIND", "NAME", "WITH", "ACTION", "MESSAGE"], rows))
+        if dry_run == "none" and any(r.action == "created" for r in results):
             click.echo("Run `kubectl fed sync` to take the member objects over in place.")
-    if any(r.action == "failed" for r in results):
-        sys.exit(1)
+    objects = [r for r in results if not r.of]
+    failed = [f"{r.kind.lower()}/{r.name}" for r in objects if r.action == "failed"]
+    if failed:
+        shown = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
+        raise FedError(
+            f"could not adopt {shown} ({len(failed)} of {len(objects)} objects; "
+            "the report says why)"
+        )
 
 
 def _action(action: str, dry_run: str) -> str:

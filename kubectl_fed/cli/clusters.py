@@ -18,8 +18,9 @@ def complete_members(ctx: click.Context, _param: click.Parameter, incomplete: st
     from kubectl_fed.cli.settings import Settings
 
     s = ctx.ensure_object(Settings)
-    names = set(s.state.members())
+    names: set[str] = set()
     try:
+        names.update(s.state.members())
         s.request_timeout = s.request_timeout or "2s"
         names.update(c["metadata"]["name"] for c in s.host().clusters())
     except Exception:  # completion must never fail loudly
@@ -65,7 +66,13 @@ def join(
     dry_run: str,
     output: str,
 ) -> None:
-    """Join a cluster to the federation as member NAME."""
+    """Join a cluster to the federation as member NAME.
+
+    A cluster is a member once: it is known by the uid of its kube-system namespace
+    (recorded in the annotation kubectl-fed.io/cluster-id), whatever name, URL or TLS
+    setting reaches it, and joining it again under another name is refused. Its
+    credentials need `get` on namespaces/kube-system.
+    """
     from kubectl_fed.core.membership import redact
     from kubectl_fed.core.parsing import parse_labels, parse_taints
     from kubectl_fed.ops.membership import JoinRequest
@@ -83,9 +90,10 @@ def join(
         overwrite=overwrite,
         dry_run=dry_run,
     )
-    objects = do_join(s.host(), request, s.timeout)
+    joined = do_join(s.host(), request, s.timeout)
+    _warn(joined.warnings)
     if output != "text":
-        click.echo(dump_documents([redact(o) for o in objects], output))
+        click.echo(dump_documents([redact(o) for o in joined.objects], output))
         return
     suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
     click.echo(f"cluster {name} joined ({credentials} credentials){suffix}")
@@ -107,11 +115,15 @@ def unjoin(name: str, cascade: str) -> None:
     from kubectl_fed.ops.membership import unjoin as do_unjoin
 
     s = settings()
-    handled, warning = do_unjoin(s.host(), name, cascade, s.timeout)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
+    handled, warnings = do_unjoin(s.host(), name, cascade, s.timeout)
+    _warn(warnings)
     verb = "deleted" if cascade == "delete" else "orphaned"
     click.echo(f"cluster {name} unjoined ({handled} objects {verb})")
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _cluster_columns() -> list[Any]:
@@ -148,7 +160,7 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
     if refresh:
         from kubectl_fed.ops.membership import refresh as do_refresh
 
-        do_refresh(host, items, s.timeout)
+        _warn(do_refresh(host, items, s.timeout))
     if not items and output in ("table", "wide"):
         click.echo("No members joined: use `kubectl fed join`.", err=True)
         return

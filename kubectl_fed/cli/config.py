@@ -1,11 +1,25 @@
-"""`kubectl fed config`: view and edit the local state file."""
+"""`kubectl fed config`: view and edit the local state file.
+
+These commands are how a file that breaks the schema is mended, so they load it even
+then (`view` names every problem); every other command refuses such a file.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from kubectl_fed.cli.settings import settings
 from kubectl_fed.state import KNOWN_KEYS
+
+if TYPE_CHECKING:
+    from kubectl_fed.state import LocalState
+
+
+def _state() -> LocalState:
+    from kubectl_fed.state import LocalState
+
+    return LocalState.load(strict=False)
 
 
 @click.group()
@@ -15,10 +29,12 @@ def config() -> None:
 
 @config.command()
 def view() -> None:
-    """Print the state file, comments included."""
-    s = settings()
-    click.echo(f"# {s.state.path}")
-    click.echo(s.state.text().rstrip("\n"))
+    """Print the state file, comments included, and what is wrong with it."""
+    state = _state()
+    click.echo(f"# {state.path}")
+    click.echo(state.text().rstrip("\n"))
+    for problem in state.problems():
+        click.echo(f"warning: {state.path}: {problem}", err=True)
 
 
 @config.command("get")
@@ -27,7 +43,7 @@ def get_key(key: str) -> None:
     """Print one value, e.g. `host.context`."""
     from kubectl_fed.errors import FedError
 
-    value = settings().state.get(key)
+    value = _state().get(key)
     if value is None:
         raise FedError(f"{key} is not set")
     if isinstance(value, dict):
@@ -42,22 +58,20 @@ def get_key(key: str) -> None:
 @click.argument("key")
 @click.argument("value")
 def set_key(key: str, value: str) -> None:
-    """Set KEY to VALUE. Known keys:"""
-    from kubectl_fed.state import parse_value
-
-    settings().state.set(key, parse_value(value))
+    """Set KEY to VALUE (a string, stored as given). Known keys:"""
+    _state().set(key, value)
     click.echo(f"{key} set")
 
 
-set_key.help = (set_key.help or "") + ", ".join(KNOWN_KEYS) + "."
+set_key.help = (set_key.help or "") + " " + ", ".join(KNOWN_KEYS) + "."
 
 
 @config.command()
 @click.argument("key")
 def unset(key: str) -> None:
-    """Remove KEY."""
+    """Remove KEY (any key, known or not)."""
     from kubectl_fed.errors import FedError
 
-    if not settings().state.unset(key):
+    if not _state().unset(key):
         raise FedError(f"{key} is not set")
     click.echo(f"{key} unset")

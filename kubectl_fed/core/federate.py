@@ -75,6 +75,10 @@ SERVER_SET_METADATA = (
     "generation",
 )
 
+# A Job's pod template labels the apiserver adds, with the uid of the Job it adds them to,
+# when it generates the selector (`spec.manualSelector` unset or false).
+JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
 MAX_NAME_LENGTH = 253  # a DNS-1123 subdomain
 _NAME_SAFE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789.-")
 _DOTS = re.compile(r"\.{2,}")
@@ -123,7 +127,8 @@ def clean_template(obj: dict[str, Any]) -> dict[str, Any]:
     configuration` (the user's data, not the federation's; KubeAdmiral keeps it too) and
     `kubeadmiral.io/no-federated-resource` (an object carrying it is never federated, so
     it never reaches a template). A labels or annotations map emptied by the removals is
-    dropped.
+    dropped. Fields the host's apiserver generated for its own copy, which every member
+    would reject, are not sent either (`without_generated_fields`).
     """
     template = copy.deepcopy(obj)
     template.pop("status", None)
@@ -133,6 +138,31 @@ def clean_template(obj: dict[str, Any]) -> dict[str, Any]:
             metadata.pop(field, None)
         _drop_keys(metadata, "labels", _label_leaves_template)
         _drop_keys(metadata, "annotations", _annotation_leaves_template)
+    return without_generated_fields(template)
+
+
+def without_generated_fields(template: dict[str, Any]) -> dict[str, Any]:
+    """`template` (changed in place) without what the apiserver generated from the uid of
+    one copy, which every other cluster's apiserver rejects.
+
+    A Job without `spec.manualSelector: true`: its `spec.selector` (it selects the
+    controller-uid, a uid no member's Job has) and the `controller-uid` and
+    `batch.kubernetes.io/controller-uid` labels of its pod template. Each member's
+    apiserver generates its own. The `job-name` labels stay: they hold the Job's name,
+    the same in every cluster, and members accept them; every other label is the user's.
+    """
+    if template.get("kind") != "Job" or not str(template.get("apiVersion", "")).startswith(
+        "batch/"
+    ):
+        return template
+    spec = template.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return template
+    spec.pop("selector", None)
+    pod_template = spec.get("template")
+    pod_metadata = pod_template.get("metadata") if isinstance(pod_template, dict) else None
+    if isinstance(pod_metadata, dict):
+        _drop_keys(pod_metadata, "labels", JOB_CONTROLLER_UID_LABELS.__contains__)
     return template
 
 

@@ -11,6 +11,13 @@ from kubectl_fed.core.kubeconfig import Credentials
 
 REDACTED = "<redacted>"
 
+# What a member *is*, whatever name, URL or TLS setting reaches it: the UID of its
+# kube-system namespace (Karmada's cluster ID). Recorded on the FederatedCluster as an
+# annotation: KubeAdmiral's spec has no field for it, and a label would be matched by
+# every clusterSelector and shown in every LABELS column.
+CLUSTER_ID_ANNOTATION = "kubectl-fed.io/cluster-id"
+IDENTITY_NAMESPACE = "kube-system"
+
 
 def secret_name(cluster: str) -> str:
     return f"{cluster}-credentials"
@@ -67,20 +74,20 @@ def build_federated_cluster(
     taints: list[dict[str, str]],
     credentials_mode: str,
     secret: str | None,
+    cluster_id: str = "",
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"apiEndpoint": server, "taints": taints}
     if insecure:
         spec["insecure"] = True
     if secret:
         spec["secretRef"] = {"name": secret}
+    annotations = {api.CREDENTIALS_ANNOTATION: credentials_mode}
+    if cluster_id:
+        annotations[CLUSTER_ID_ANNOTATION] = cluster_id
     return {
         "apiVersion": api.API_VERSION,
         "kind": "FederatedCluster",
-        "metadata": {
-            "name": name,
-            "labels": {**labels},
-            "annotations": {api.CREDENTIALS_ANNOTATION: credentials_mode},
-        },
+        "metadata": {"name": name, "labels": {**labels}, "annotations": annotations},
         "spec": spec,
     }
 
@@ -88,6 +95,54 @@ def build_federated_cluster(
 def credentials_mode(cluster: dict[str, Any]) -> str:
     annotations = (cluster.get("metadata") or {}).get("annotations") or {}
     return str(annotations.get(api.CREDENTIALS_ANNOTATION, "secret"))
+
+
+def recorded_cluster_id(cluster: dict[str, Any]) -> str:
+    """The identity recorded at join ("" for members joined before it was recorded)."""
+    annotations = (cluster.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(CLUSTER_ID_ANNOTATION) or "")
+
+
+def member_with_id(clusters: list[dict[str, Any]], cluster_id: str, exclude: str) -> str | None:
+    """The member (other than `exclude`) recorded with that identity, if any."""
+    for cluster in clusters:
+        name = cluster["metadata"]["name"]
+        if name != exclude and cluster_id and recorded_cluster_id(cluster) == cluster_id:
+            return str(name)
+    return None
+
+
+def identity_warnings(found: dict[str, str], clusters: list[dict[str, Any]]) -> list[str]:
+    """What a refresh learnt about identities that needs a person: a member that now
+    answers as another cluster than the one joined, and members that are one cluster.
+
+    `found` maps member names to the identity read from them just now.
+    """
+    warnings = []
+    for cluster in clusters:
+        name = cluster["metadata"]["name"]
+        recorded, live = recorded_cluster_id(cluster), found.get(name, "")
+        if recorded and live and recorded != live:
+            warnings.append(
+                f"cluster {name!r} now answers as another cluster than the one joined "
+                f"({IDENTITY_NAMESPACE} uid {live}, recorded {recorded}): check its "
+                "spec.apiEndpoint, or join it again with --overwrite"
+            )
+    seen: dict[str, str] = {}
+    for cluster in clusters:
+        name = cluster["metadata"]["name"]
+        identity = found.get(name) or recorded_cluster_id(cluster)
+        if not identity:
+            continue
+        if identity in seen:
+            warnings.append(
+                f"clusters {seen[identity]!r} and {name!r} are the same cluster "
+                f"({IDENTITY_NAMESPACE} uid {identity}): unjoin one of them "
+                "(the objects there are left to the other)"
+            )
+        else:
+            seen[identity] = name
+    return warnings
 
 
 @dataclass
@@ -98,6 +153,8 @@ class Probe:
     version: str = ""
     message: str = ""
     api_resources: list[dict[str, str]] = field(default_factory=list)
+    cluster_id: str = ""  # the kube-system UID; "" when it could not be read
+    id_error: str = ""  # why it could not be read
 
 
 def probe_status(previous: dict[str, Any], probe: Probe, now: str) -> dict[str, Any]:

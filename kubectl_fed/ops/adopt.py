@@ -8,7 +8,6 @@ member object over in place (no pod restarts).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from kubectl_fed.core.federate import (
     federated_object_name,
     policy_of,
 )
-from kubectl_fed.core.followers import referenced_objects
+from kubectl_fed.core.followers import api_group, referenced_objects
 from kubectl_fed.core.prune import prune_for_adoption
 from kubectl_fed.core.resources import Resource, UnknownType, resolve_type
 from kubectl_fed.errors import FedError
@@ -58,27 +57,45 @@ class AdoptRequest:
 
 @dataclass
 class Adopted:
-    """One object's outcome, for the summary table."""
+    """One line of the report: an object asked for, or a policy or dependency adopted
+    with one, and what happened to it."""
 
     kind: str
     name: str
-    action: str  # created | already federated | would create | failed
+    # created | would create | already federated | reused | skipped | failed
+    action: str
     message: str = ""
+    of: str = ""  # a policy's or dependency's object ("deployment.apps/web"); "" for objects
     objects: list[Object] = field(default_factory=list)  # what was (or would be) created
 
 
+Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace, name)
+
+
+@dataclass
+class _Write:
+    row: Adopted
+    obj: Object
+    key: Key
+
+
 def adopt(host: Host, member: Kube, request: AdoptRequest, progress: Any = None) -> list[Adopted]:
+    """Adopt each object, with its policy and dependencies, all or nothing; when one
+    fails the others go ahead. What this run federates is written once: a policy or a
+    dependency that two objects share is created for the first and reported for the next.
+    """
     if bool(request.policy) == request.create_policy:
         raise FedError("give exactly one of --policy NAME and --create-policy")
     host.require_api()
     policy_label = _check_policy(host, request) if request.policy else None
     sources = _live_objects(member, request)
-    results = []
+    done: dict[Key, str] = {}  # what this run federated (or would), with which object
+    rows: list[Adopted] = []
     for index, (resource, live) in enumerate(sources, 1):
-        results.append(_adopt_one(host, member, request, resource, live, policy_label))
+        rows += _adopt_one(host, member, request, resource, live, policy_label, done)
         if progress:
             progress(index, len(sources))
-    return results
+    return rows
 
 
 def _check_policy(host: Host, request: AdoptRequest) -> tuple[str, str]:
@@ -135,37 +152,110 @@ def _adopt_one(
     resource: Resource,
     live: Object,
     policy_label: tuple[str, str] | None,
-) -> Adopted:
+    done: dict[Key, str],
+) -> list[Adopted]:
+    """The report rows of one object: itself, then its policy and dependencies."""
     name = live["metadata"]["name"]
     live.setdefault("apiVersion", _api_version(resource))
     live.setdefault("kind", resource["kind"])
-    result = Adopted(resource["kind"], name, "created")
-    in_host = _in_host(host, resource, live)
-    if in_host:
-        result.action, result.message = "already federated", in_host
-        return result
+    row = Adopted(resource["kind"], name, "created")
+    title = object_title(live)
+    try:
+        verdict = object_verdict(_host_copy(host, resource, live), done.get(_key(live)))
+    except ApiError as err:
+        return [_fail(row, str(err))]
+    if verdict:
+        row.action, row.message = verdict
+        return [row]
     if (live["metadata"].get("labels") or {}).get(MANAGED_LABEL) == "false":
-        result.action = "failed"
-        result.message = f"labelled {MANAGED_LABEL}=false in the member"
-        return result
+        return [_fail(row, f"labelled {MANAGED_LABEL}=false in the member")]
     namespaced = bool(resource["namespaced"])
     default_label = PROPAGATION_POLICY_LABEL if namespaced else CLUSTER_PROPAGATION_POLICY_LABEL
     label = policy_label or (default_label, name)
-    objects = []
+    rows, writes = [row], []
     if request.create_policy:
-        objects.append(_policy(name, request.namespace if namespaced else None, request.cluster))
-    objects.append(_template(resource, live, label, request))
+        policy = _policy(name, request.namespace if namespaced else None, request.cluster)
+        policy_row = Adopted(policy["kind"], name, "created", of=title)
+        rows.append(policy_row)
+        if _key(policy) in done:
+            policy_row.action = "reused"
+            policy_row.message = f"created with {done[_key(policy)]} in this run"
+        else:
+            writes.append(_Write(policy_row, policy, _key(policy)))
+    writes.append(_Write(row, _template(resource, live, label, request), _key(live)))
     if request.dependencies:
-        objects += _dependencies(member, live, label, request)
-    result.objects = objects
-    if request.dry_run == "client":
-        result.action = "would create"
-        return result
-    try:
-        _create_all(host, objects, request)
-    except ApiError as err:
-        result.action, result.message = "failed", str(err)
-    return result
+        for dependency_row, dependency in _dependencies(host, member, live, label, request, done):
+            rows.append(dependency_row)
+            if dependency is not None:
+                writes.append(_Write(dependency_row, dependency, _key(dependency)))
+    unreadable = next((r for r in rows if r.action == "failed"), None)
+    if unreadable:
+        _abandon(writes, f"not created: {unreadable.kind} {unreadable.name} could not be read")
+    elif _write_all(host, writes, request):
+        done.update((w.key, title) for w in writes if w.row.action != "reused")
+    return rows
+
+
+def object_title(obj: Object) -> str:
+    """kubectl's `-o name`: `deployment.apps/web`, `configmap/settings`."""
+    group, kind, name = api_group(obj), str(obj.get("kind", "")).lower(), obj["metadata"]["name"]
+    return f"{kind}.{group}/{name}" if group else f"{kind}/{name}"
+
+
+def object_verdict(in_host: Object | None, adopted_with: str | None) -> tuple[str, str] | None:
+    """(action, message) for an object that is not to be adopted; None when it is.
+
+    Adopted earlier in this run, or present in the host (as a template or as a
+    FederatedObject): never overwritten.
+    """
+    if adopted_with:
+        return "already federated", "adopted earlier in this run"
+    if in_host is None:
+        return None
+    if in_host.get("kind") in ("FederatedObject", "ClusterFederatedObject"):
+        return "already federated", f"{in_host['kind']} {in_host['metadata']['name']} exists"
+    policy = policy_of(in_host)
+    if policy:
+        return "already federated", f"the host has it with {policy[0]} {policy[1]}"
+    return "skipped", "the host has an object of that name that is not federated: left as it is"
+
+
+def dependency_verdict(
+    in_host: Object | None, adopted_with: str | None, label: tuple[str, str]
+) -> tuple[str, str] | None:
+    """(action, message) for a dependency that needs no write; None when it is to be created.
+
+    Fine as it is: one this run federated with another object, and one the host already
+    federates with the same policy. One federated with another policy, or a host object
+    that is not federated, is not this run's to change: skipped, with the reason.
+    """
+    if adopted_with:
+        return "already federated", f"adopted with {adopted_with} in this run"
+    if in_host is None:
+        return None
+    policy, wanted = policy_of(in_host), _policy_named(label)
+    if policy == wanted:
+        return "already federated", f"the host has it with {wanted[0]} {wanted[1]}"
+    if policy:
+        return "skipped", (
+            f"the host has it with {policy[0]} {policy[1]}, not {wanted[1]}: left as it is"
+        )
+    return "skipped", "the host has an object of that name that is not federated: left as it is"
+
+
+def _policy_named(label: tuple[str, str]) -> tuple[str, str]:
+    namespaced = label[0] == PROPAGATION_POLICY_LABEL
+    return ("PropagationPolicy" if namespaced else "ClusterPropagationPolicy"), label[1]
+
+
+def _key(obj: Object) -> Key:
+    metadata = obj["metadata"]
+    return (obj["apiVersion"], obj["kind"], metadata.get("namespace") or "", metadata["name"])
+
+
+def _fail(row: Adopted, message: str) -> Adopted:
+    row.action, row.message, row.objects = "failed", message, []
+    return row
 
 
 def _api_version(resource: Resource) -> str:
@@ -174,27 +264,22 @@ def _api_version(resource: Resource) -> str:
     )
 
 
-def _in_host(host: Host, resource: Resource, live: Object) -> str:
-    """Why the host already has this object (never overwritten), or "" when it has not."""
+def _host_copy(host: Host, resource: Resource, live: Object) -> Object | None:
+    """The host's object of that name (a template), else its FederatedObject, else None."""
     namespace = live["metadata"].get("namespace")
     try:
-        existing = host.kube.get(path_for(resource, namespace, live["metadata"]["name"]))
+        found: Object = host.kube.get(path_for(resource, namespace, live["metadata"]["name"]))
+        return found
     except NotFound:
-        existing = None
-    if existing is not None:
-        policy = policy_of(existing)
-        return (
-            f"the host has it with {policy[0]} {policy[1]}: left as it is"
-            if policy
-            else "the host has an object of that name (not federated): left as it is"
-        )
+        pass
     plural = api.FEDERATED_OBJECTS if namespace else api.CLUSTER_FEDERATED_OBJECTS
     name = federated_object_name(live["metadata"]["name"], resource["plural"], resource["group"])
     try:
-        host.kube.get(fed_path(plural, name, namespace))
+        federated: Object = host.kube.get(fed_path(plural, name, namespace))
     except NotFound:
-        return ""
-    return f"FederatedObject {name} exists: left as it is"
+        return None
+    federated.setdefault("kind", "FederatedObject" if namespace else "ClusterFederatedObject")
+    return federated
 
 
 def _policy(name: str, namespace: str | None, cluster: str) -> Object:
@@ -234,14 +319,22 @@ def _template(
 
 
 def _dependencies(
-    member: Kube, live: Object, label: tuple[str, str], request: AdoptRequest
-) -> list[Object]:
+    host: Host,
+    member: Kube,
+    live: Object,
+    label: tuple[str, str],
+    request: AdoptRequest,
+    done: dict[Key, str],
+) -> list[tuple[Adopted, Object | None]]:
+    """A report row for every ConfigMap, Secret, ServiceAccount and PVC the pod template
+    references, each with the template to create for it (None: nothing to create)."""
     namespace = live["metadata"].get("namespace")
-    found = []
+    found: list[tuple[Adopted, Object | None]] = []
     for kind, name in referenced_objects(live):
         plural = DEPENDENCY_KINDS.get(kind)
         if plural is None:
             continue
+        row = Adopted(kind, name, "created", of=object_title(live))
         resource = {
             "group": "",
             "version": "v1",
@@ -250,43 +343,112 @@ def _dependencies(
             "namespaced": True,
         }
         try:
-            dependency = member.get(path_for(resource, namespace, name))
-        except NotFound:
-            continue  # referenced but absent: the pod would not start either
-        dependency.setdefault("apiVersion", "v1")
-        dependency.setdefault("kind", kind)
-        if dependency.get("type") == "kubernetes.io/service-account-token":
-            continue  # minted by the member for itself
-        found.append(_marked(prune_for_adoption(dependency), label, request.cluster))
+            found.append(
+                (row, _dependency(host, member, resource, namespace, label, request, done, row))
+            )
+        except ApiError as err:
+            found.append((_fail(row, str(err)), None))
     return found
 
 
-def _create_all(host: Host, objects: list[Object], request: AdoptRequest) -> None:
-    """Create every object or none: what was created is removed again on a failure."""
-    dry = request.dry_run == "server"
-    ensure_namespace(host.kube, request.namespace, dry_run=dry)
-    created: list[str] = []
+def _dependency(
+    host: Host,
+    member: Kube,
+    resource: Resource,
+    namespace: str | None,
+    label: tuple[str, str],
+    request: AdoptRequest,
+    done: dict[Key, str],
+    row: Adopted,
+) -> Object | None:
+    """The template to create for one dependency, or None with `row` saying why not."""
     try:
-        for obj in objects:
-            path = _collection(host, obj)
-            try:
-                host.kube.create(path, obj, dry_run=dry)
-            except AlreadyExists:
-                if not obj["kind"].endswith("PropagationPolicy"):
-                    raise
-                if not _same_policy(host, f"{path}/{obj['metadata']['name']}", obj):
-                    raise FedError(
-                        f"{obj['kind']} {obj['metadata']['name']} already exists with another "
-                        "spec: use --policy to reuse it"
-                    ) from None
-                continue  # the very policy we would create (a Deployment and its Service)
-            created.append(f"{path}/{obj['metadata']['name']}")
-    except (ApiError, FedError):
+        dependency = member.get(path_for(resource, namespace, row.name))
+    except NotFound:  # referenced but absent: the pod would not start either
+        row.action, row.message = "skipped", f"not found in {request.cluster}"
+        return None
+    dependency.setdefault("apiVersion", "v1")
+    dependency.setdefault("kind", row.kind)
+    if dependency.get("type") == "kubernetes.io/service-account-token":
+        row.action, row.message = "skipped", "a token the member mints for itself"
+        return None
+    in_host = _host_copy(host, resource, dependency)
+    verdict = dependency_verdict(in_host, done.get(_key(dependency)), label)
+    if verdict:
+        row.action, row.message = verdict
+        return None
+    return _marked(prune_for_adoption(dependency), label, request.cluster)
+
+
+def _write_all(host: Host, writes: list[_Write], request: AdoptRequest) -> bool:
+    """Create every object or none: what was created is removed again on a failure.
+
+    Each write's row says what happened to it. True when all were written.
+    """
+    if request.dry_run == "client":
+        for write in writes:
+            write.row.action, write.row.objects = "would create", [write.obj]
+        return True
+    dry = request.dry_run == "server"
+    try:
+        ensure_namespace(host.kube, request.namespace, dry_run=dry)
+    except ApiError as err:
+        _abandon(writes, f"not created: {err}")
+        return False
+    created: list[_Write] = []
+    for index, write in enumerate(writes):
+        try:
+            reused = _create(host, write.obj, dry)
+        except FedError as err:
+            _fail(write.row, str(err))
+            culprit = f"{write.row.kind} {write.row.name} failed"
+            _roll_back(host, created, culprit, dry)
+            _abandon(writes[index + 1 :], f"not created: {culprit}")
+            return False
+        if reused:
+            write.row.action, write.row.message = "reused", "exists with the same spec"
+        else:
+            write.row.objects = [write.obj]
+            created.append(write)
+    return True
+
+
+def _create(host: Host, obj: Object, dry: bool) -> bool:
+    """Create `obj`; True when it is a policy that already exists with the same spec (a
+    Deployment and its Service of the same name share one)."""
+    path = _collection(host, obj)
+    try:
+        host.kube.create(path, obj, dry_run=dry)
+    except AlreadyExists:
+        if not obj["kind"].endswith("PropagationPolicy"):
+            raise
+        if not _same_policy(host, f"{path}/{obj['metadata']['name']}", obj):
+            raise FedError(
+                f"{obj['kind']} {obj['metadata']['name']} already exists with another "
+                "spec: use --policy to reuse it"
+            ) from None
+        return True
+    return False
+
+
+def _roll_back(host: Host, created: list[_Write], culprit: str, dry: bool) -> None:
+    for write in reversed(created):
+        message = f"rolled back: {culprit}"
         if not dry:
-            for path in reversed(created):
-                with contextlib.suppress(ApiError):
-                    host.kube.delete(path)
-        raise
+            path = f"{_collection(host, write.obj)}/{write.obj['metadata']['name']}"
+            try:
+                host.kube.delete(path)
+            except NotFound:
+                pass
+            except ApiError as err:
+                message = f"created, but not rolled back ({culprit}): {err}"
+        _fail(write.row, message)
+
+
+def _abandon(writes: list[_Write], message: str) -> None:
+    for write in writes:
+        if write.row.action != "failed":
+            _fail(write.row, message)
 
 
 def _same_policy(host: Host, path: str, wanted: Object) -> bool:

@@ -18,7 +18,7 @@ from kubectl_fed.core.propagation import differences, is_managed, unescape
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.sync.members import Member, Members
-from kubectl_fed.sync.reconcile import Plan, Reconciler, member_copy
+from kubectl_fed.sync.reconcile import UNKNOWN_KIND, Plan, Reconciler, member_copy
 from kubectl_fed.sync.snapshot import key_of
 
 Object = dict[str, Any]
@@ -77,7 +77,7 @@ def _title(plan: Plan) -> str:
 
 def _selected(plan: Plan, request: DiffRequest) -> bool:
     namespace, name = key_of(plan.template)
-    if plan.ftype.kind == "?":
+    if plan.ftype.kind == UNKNOWN_KIND:
         return False
     if request.selection is not None:
         kind = (plan.ftype.group, plan.ftype.kind)

@@ -11,18 +11,23 @@ from typing import Any
 from kubectl_fed.core import api
 from kubectl_fed.core.kubeconfig import Credentials, NotCopyable, Target, copyable_credentials
 from kubectl_fed.core.membership import (
+    CLUSTER_ID_ANNOTATION,
+    IDENTITY_NAMESPACE,
     Probe,
     api_resource_types,
     build_federated_cluster,
     build_secret,
+    identity_warnings,
+    member_with_id,
     probe_status,
+    recorded_cluster_id,
     secret_name,
 )
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.connect import connect_target, kubeconfig_target
-from kubectl_fed.kube.errors import ApiError, NotFound
+from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host, fed_path
 
 
@@ -42,11 +47,18 @@ class JoinRequest:
     dry_run: str  # "none" | "client" | "server"
 
 
-def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[str, Any]]:
-    """Check the member answers, then write its Secret and FederatedCluster.
+@dataclass
+class Joined:
+    objects: list[dict[str, Any]]  # written, or that would be
+    warnings: list[str]
 
-    Returns the objects written (or that would be). Nothing is written when any
-    check fails; a Secret written before a failed cluster write is removed again.
+
+def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
+    """Check the member answers and is not a member already, then write its Secret and
+    FederatedCluster.
+
+    Nothing is written when any check fails; a Secret written before a failed cluster
+    write is removed again.
     """
     try:
         check_cluster_name(request.name)
@@ -62,6 +74,20 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[s
     probe = _probe(connect_target(request.kubeconfig, target, timeout))
     if not probe.reachable:
         raise FedError(f"cluster {request.name!r} does not answer: {probe.message}")
+    if not probe.cluster_id:
+        raise FedError(
+            f"cannot tell which cluster {request.name!r} is: {probe.id_error} (members are "
+            f"told apart by the uid of their {IDENTITY_NAMESPACE} namespace: its credentials "
+            f"need `get` on namespaces/{IDENTITY_NAMESPACE})"
+        )
+    warnings: list[str] = []
+    twin = same_cluster(host, probe.cluster_id, request.name, timeout, warnings)
+    if twin:
+        raise FedError(
+            f'cluster {server} (context "{request.context}") is already joined as "{twin}" '
+            f"(same {IDENTITY_NAMESPACE} namespace uid {probe.cluster_id}): a cluster can be "
+            "a member only once"
+        )
     secret = build_secret(request.name, host.fed_namespace, credentials) if credentials else None
     cluster = build_federated_cluster(
         request.name,
@@ -71,12 +97,70 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> list[dict[s
         taints=request.taints,
         credentials_mode=request.credentials,
         secret=secret_name(request.name) if secret else None,
+        cluster_id=probe.cluster_id,
     )
     objects = [o for o in (secret, cluster) if o]
-    if request.dry_run == "client":
-        return objects
-    _write_join(host, secret, cluster, existing, probe, request)
-    return objects
+    if request.dry_run != "client":
+        _write_join(host, secret, cluster, existing, probe, request)
+    return Joined(objects, warnings)
+
+
+def same_cluster(
+    host: Host, cluster_id: str, exclude: str, timeout: float | None, warnings: list[str]
+) -> str | None:
+    """The member (other than `exclude`) that is the cluster with this identity, if any.
+
+    Recorded identities are compared first; members joined before identities were
+    recorded are asked, concurrently, within the request timeout. One that does not
+    answer cannot be told apart: that goes into `warnings`, and does not block.
+    """
+    clusters = host.clusters()
+    recorded = member_with_id(clusters, cluster_id, exclude)
+    if recorded:
+        return recorded
+    unknown = [
+        c for c in clusters if c["metadata"]["name"] != exclude and not recorded_cluster_id(c)
+    ]
+    for name, (identity, error) in read_identities(host, unknown, timeout).items():
+        if identity == cluster_id:
+            return name
+        if not identity:
+            warnings.append(f"cannot tell whether member {name!r} is the same cluster: {error}")
+    return None
+
+
+def read_cluster_id(kube: Kube) -> str:
+    """The uid of the cluster's kube-system namespace: the same by every URL, name or TLS
+    setting that reaches the cluster, and new when the cluster is rebuilt."""
+    namespace = kube.get(f"/api/v1/namespaces/{IDENTITY_NAMESPACE}")
+    uid = str((namespace.get("metadata") or {}).get("uid") or "")
+    if not uid:
+        raise FedError(f"{kube.name}: namespace {IDENTITY_NAMESPACE} has no uid")
+    return uid
+
+
+def read_identities(
+    host: Host, clusters: list[dict[str, Any]], timeout: float | None
+) -> dict[str, tuple[str, str]]:
+    """{member: (identity or "", why not)}, every member asked at once."""
+    if not clusters:
+        return {}
+
+    def read_one(cluster: dict[str, Any]) -> tuple[str, tuple[str, str]]:
+        name = cluster["metadata"]["name"]
+        try:
+            kube = host.connect_member(cluster, timeout)
+        except FedError as err:
+            return name, ("", str(err))
+        try:
+            return name, (read_cluster_id(kube), "")
+        except FedError as err:
+            return name, ("", str(err))
+        finally:
+            kube.close()
+
+    with ThreadPoolExecutor(max_workers=min(16, len(clusters))) as pool:
+        return dict(pool.map(read_one, clusters))
 
 
 def _write_join(
@@ -121,38 +205,51 @@ def _write_join(
     record_status(host, request.name, probe)
 
 
-def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[int, str]:
+def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[int, list[str]]:
     """Remove a member. Its managed objects are unmarked (orphan) or deleted first.
 
-    Returns (objects handled, warning). An unreachable member cannot have its objects
-    deleted, so `delete` fails then; `orphan` goes ahead and says the marks stay.
+    Returns (objects handled, warnings). An unreachable member cannot have its objects
+    deleted, so `delete` fails then; `orphan` goes ahead and says the marks stay. A member
+    that is the same cluster as another member (joined twice before identities were
+    checked) leaves its objects alone: they are the other member's too.
     """
     cluster = host.must_cluster(name)
-    handled, warning = 0, ""
+    handled = 0
+    warnings: list[str] = []
     try:
-        handled = _cascade(host, cluster, cascade, timeout)
+        handled = _cascade(host, cluster, cascade, timeout, warnings)
     except ApiError as err:
         if cascade == "delete":
             raise FedError(f"cannot delete the objects in {name}: {err}") from None
-        warning = f"objects in {name} keep their federation marks: {err}"
+        warnings.append(f"objects in {name} keep their federation marks: {err}")
     delete_quietly(host.kube, fed_path(api.FEDERATED_CLUSTERS, name))
     secret = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if secret:
         delete_quietly(host.kube, host.secret_path(secret))
     if host.state.member(name):
         host.state.unset(f"members.{name}")
-    return handled, warning
+    return handled, warnings
 
 
-def _cascade(host: Host, cluster: dict[str, Any], cascade: str, timeout: float | None) -> int:
+def _cascade(
+    host: Host, cluster: dict[str, Any], cascade: str, timeout: float | None, warnings: list[str]
+) -> int:
     from kubectl_fed.core.federate import MANAGED_LABEL
     from kubectl_fed.core.propagation import unmarked
     from kubectl_fed.kube.client import path_for
     from kubectl_fed.sync.snapshot import federated_types
 
+    name = cluster["metadata"]["name"]
     kube = host.connect_member(cluster, timeout)
     handled = 0
     try:
+        twin = _twin(host, kube, cluster, timeout, warnings)
+        if twin:
+            warnings.append(
+                f"cluster {name!r} is the same cluster as member {twin!r}: its objects are "
+                f"{twin}'s too and are left as they are"
+            )
+            return 0
         for ftype in federated_types(host):
             try:
                 items = list(
@@ -171,6 +268,21 @@ def _cascade(host: Host, cluster: dict[str, Any], cascade: str, timeout: float |
     finally:
         kube.close()
     return handled
+
+
+def _twin(
+    host: Host, kube: Kube, cluster: dict[str, Any], timeout: float | None, warnings: list[str]
+) -> str | None:
+    """Another member that is this very cluster, if any (read live, else as recorded)."""
+    try:
+        identity = read_cluster_id(kube)
+    except Unreachable:
+        raise
+    except FedError:
+        identity = recorded_cluster_id(cluster)
+    if not identity:
+        return None
+    return same_cluster(host, identity, cluster["metadata"]["name"], timeout, warnings)
 
 
 def ensure_namespace(kube: Kube, namespace: str, dry_run: bool = False) -> bool:
@@ -207,17 +319,39 @@ def _probe(kube: Kube) -> Probe:
     try:
         version = kube.server_version()
         resources = api_resource_types(kube.api_resources())
+        identity, error = _identity(kube)
     except ApiError as err:
         return Probe(reachable=False, message=str(err))
     finally:
         kube.close()
-    return Probe(reachable=True, version=version, api_resources=resources)
+    return Probe(
+        reachable=True,
+        version=version,
+        api_resources=resources,
+        cluster_id=identity,
+        id_error=error,
+    )
 
 
-def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -> None:
-    """Probe every member concurrently and record what was found in its status."""
+def _identity(kube: Kube) -> tuple[str, str]:
+    """(identity, "") or ("", why not): a member may answer yet refuse to show kube-system."""
+    try:
+        return read_cluster_id(kube), ""
+    except Unreachable:
+        raise
+    except FedError as err:
+        return "", str(err)
+
+
+def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -> list[str]:
+    """Probe every member concurrently and record what was found in its status, and its
+    identity when none is recorded yet (members joined before identities were recorded).
+
+    Returns warnings: a member answering as another cluster than the one joined, and
+    members that are one cluster.
+    """
     if not clusters:
-        return
+        return []
 
     def probe_one(cluster: dict[str, Any]) -> tuple[str, Probe]:
         name = cluster["metadata"]["name"]
@@ -231,7 +365,17 @@ def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -
         results = list(pool.map(probe_one, clusters))
     by_name = {c["metadata"]["name"]: c for c in clusters}
     for name, probe in results:
-        by_name[name]["status"] = record_status(host, name, probe, by_name[name])
+        cluster = by_name[name]
+        cluster["status"] = record_status(host, name, probe, cluster)
+        if probe.cluster_id and not recorded_cluster_id(cluster):
+            record_cluster_id(host, cluster, probe.cluster_id)
+    return identity_warnings({n: p.cluster_id for n, p in results if p.cluster_id}, clusters)
+
+
+def record_cluster_id(host: Host, cluster: dict[str, Any], cluster_id: str) -> None:
+    patch = {"metadata": {"annotations": {CLUSTER_ID_ANNOTATION: cluster_id}}}
+    host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, cluster["metadata"]["name"]), patch)
+    cluster["metadata"].setdefault("annotations", {})[CLUSTER_ID_ANNOTATION] = cluster_id
 
 
 def record_status(

@@ -68,6 +68,7 @@ from kubectl_fed.sync.snapshot import HostSnapshot, Template, TemplateKey, key_o
 from kubectl_fed.sync.types import FederatedType, type_of
 
 FINALIZER = "kubectl-fed.io/cleanup"
+UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
 Object = dict[str, Any]
 
 
@@ -342,7 +343,7 @@ class Reconciler:
             return Plan(
                 fo,
                 fo,
-                FederatedType("", "v1", "?", "?", True),
+                FederatedType("", "v1", UNKNOWN_KIND, "?", True),
                 template,
                 None,
                 {},
@@ -534,10 +535,12 @@ class Reconciler:
     def _propagate(self, plan: Plan, members: Members) -> None:
         # Written even when placed nowhere: its status is where `kubectl fed status` (and
         # KubeAdmiral's tools) read why, e.g. a policy that is missing or places nothing.
-        try:
-            plan.existing = self._write_fo(plan)
-        except ApiError as err:
-            plan.result.errors.append(f"cannot write the FederatedObject: {err}")
+        # Not for a kind that is not federated: our finalizer would hold it forever.
+        if plan.ftype.kind != UNKNOWN_KIND:
+            try:
+                plan.existing = self._write_fo(plan)
+            except ApiError as err:
+                plan.result.errors.append(f"cannot write the FederatedObject: {err}")
         for item in self._member_work(plan, members):
             self._run_one(item, members.by_name[item.cluster])
         self._write_status(plan, members)
@@ -687,7 +690,7 @@ class Reconciler:
     @staticmethod
     def _read_members(plans: list[Plan], members: Members, bulk: bool) -> None:
         """One list per kind for a full pass; one GET per object for a few objects."""
-        known = [p for p in plans if p.ftype.kind != "?"]
+        known = [p for p in plans if p.ftype.kind != UNKNOWN_KIND]
         if bulk:
             members.read(sorted({p.ftype for p in known}, key=lambda t: (t.group, t.kind)))
         else:

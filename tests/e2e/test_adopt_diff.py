@@ -147,7 +147,7 @@ def test_same_result_with_kubectl_fed_adopt(guide: Path, tmp_path: Path) -> None
         tmp_path,
     ).stdout
     kinds = [d["kind"] for d in yaml.safe_load_all(preview)]
-    assert kinds.count("PropagationPolicy") == 2 and "Deployment" in kinds
+    assert kinds.count("PropagationPolicy") == 1 and "Deployment" in kinds
     missing = subprocess.run(
         ["bash", "-c", f"kubectl get deploy my-nginx -n {namespace}"],
         env=_guide_env(guide, guide / ".kube/kubeadmiral/kubeadmiral.config"),

@@ -37,7 +37,7 @@ PLACEMENTS: dict[str, list[str]] = {
     "m1": ["member-1"],
     "m2": ["member-2"],
 }
-INVALID = {
+INVALID: dict[str, dict[str, Any]] = {
     "typo": {"placement": [{"cluster": "membr-1"}, {"cluster": "membr-2"}]},
     "max0": {"maxClusters": 0},
 }

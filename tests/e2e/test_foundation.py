@@ -178,7 +178,8 @@ def test_join_host_itself_with_labels_and_taints(fed_host: Kubectl) -> None:
 
 
 def _exec_kubeconfig(federation: Federation, tmp_path: Path) -> Path:
-    """A kubeconfig whose member-1 user is an exec plugin (short-lived credentials)."""
+    """A kubeconfig whose host-exec context reaches the host through an exec plugin (short-lived
+    credentials); the host is not a member, so it may be joined."""
     config = yaml.safe_load(federation.kubeconfig.read_text())
     plugin = tmp_path / "token-plugin"
     credential = {
@@ -201,7 +202,7 @@ def _exec_kubeconfig(federation: Federation, tmp_path: Path) -> Path:
         }
     )
     config["contexts"].append(
-        {"name": "member-1-exec", "context": {"cluster": "member-1", "user": "exec-user"}}
+        {"name": "host-exec", "context": {"cluster": "host", "user": "exec-user"}}
     )
     path = tmp_path / "exec-kubeconfig"
     path.write_text(yaml.safe_dump(config))
@@ -216,7 +217,7 @@ def test_join_with_local_credentials(
         "join",
         "exec-member",
         "--cluster-context",
-        "member-1-exec",
+        "host-exec",
         "--cluster-kubeconfig",
         str(kubeconfig),
         check=False,
@@ -227,7 +228,7 @@ def test_join_with_local_credentials(
         "join",
         "exec-member",
         "--cluster-context",
-        "member-1-exec",
+        "host-exec",
         "--cluster-kubeconfig",
         str(kubeconfig),
         "--credentials",
@@ -235,7 +236,7 @@ def test_join_with_local_credentials(
     )
     try:
         state = fed_host.fed("config", "get", "members.exec-member").out
-        assert "member-1-exec" in state and federation.state["admin_token"] not in state
+        assert "host-exec" in state and federation.state["admin_token"] not in state
         wide = fed_host.fed("clusters", "--refresh", "-o", "wide").out
         row = next(line for line in wide.splitlines() if line.startswith("exec-member"))
         assert row.split()[1] == "True" and "local" in row

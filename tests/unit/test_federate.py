@@ -293,3 +293,71 @@ def test_is_federation_disabled() -> None:
     assert is_federation_disabled(labelled({}, annotations={key: "true"}))
     assert not is_federation_disabled(labelled({}, annotations={key: ""}))
     assert not is_federation_disabled(labelled({}))
+
+
+# --------------------------------------------------------------------------- generated fields
+
+
+def _host_job(manual: bool | None = None) -> dict[str, Any]:
+    """A Job as the host's apiserver stores it: selector and labels generated from its uid."""
+    uid = "0b4c9c2e-host"
+    generated = {
+        "controller-uid": uid,
+        "batch.kubernetes.io/controller-uid": uid,
+        "job-name": "pi",
+        "batch.kubernetes.io/job-name": "pi",
+    }
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "pi",
+            "namespace": "default",
+            "uid": uid,
+            "labels": {"kubeadmiral.io/propagation-policy-name": "all", "team": "math"},
+        },
+        "spec": {
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+            "template": {
+                "metadata": {"labels": {**generated, "app": "pi"}},
+                "spec": {"containers": [{"name": "pi", "image": "perl"}], "restartPolicy": "Never"},
+            },
+        },
+    }
+    if manual is not None:
+        job["spec"]["manualSelector"] = manual
+    return job
+
+
+def test_a_jobs_generated_selector_and_controller_uid_labels_are_not_sent() -> None:
+    template = build_federated_object(_host_job(), "jobs", "batch", [], None, None)["spec"][
+        "template"
+    ]
+    assert "selector" not in template["spec"]
+    assert template["spec"]["template"]["metadata"]["labels"] == {
+        "job-name": "pi",  # the name is the same in every member, which accept it
+        "batch.kubernetes.io/job-name": "pi",
+        "app": "pi",
+    }
+    assert template["metadata"]["labels"] == {"team": "math"}
+    assert "manualSelector" not in template["spec"]
+    for manual in (None, False):
+        assert "selector" not in clean_template(_host_job(manual))["spec"]
+
+
+def test_a_manual_selector_is_the_users_and_is_kept() -> None:
+    job = _host_job(manual=True)
+    assert clean_template(job)["spec"] == job["spec"]
+
+
+def test_other_kinds_keep_their_selector_and_labels() -> None:
+    job = _host_job()
+    for api_version, kind in (("apps/v1", "Deployment"), ("example.com/v1", "Job")):
+        other = {**copy.deepcopy(job), "apiVersion": api_version, "kind": kind}
+        assert clean_template(other)["spec"] == job["spec"]
+
+
+def test_generated_labels_alone_leave_no_empty_label_map() -> None:
+    job = _host_job()
+    job["spec"]["template"]["metadata"]["labels"] = {"controller-uid": "x"}
+    assert "labels" not in clean_template(job)["spec"]["template"]["metadata"]
