@@ -126,6 +126,30 @@ def _warn(warnings: list[str]) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
+def _show_live_readiness(host: Any, items: list[dict[str, Any]], timeout: float | None) -> None:
+    """READY says whether each member answers now, not what the last probe recorded: no
+    controller keeps the record fresh between syncs. Shown, not written (`--refresh`
+    records)."""
+    from kubectl_fed.core.api import READY
+    from kubectl_fed.core.membership import condition
+    from kubectl_fed.ops.membership import live_readiness
+
+    answers = live_readiness(host, items, timeout)
+    for cluster in items:
+        why = answers.get(cluster["metadata"]["name"], "")
+        live = "False" if why else "True"
+        if condition(cluster, READY) == live:
+            continue
+        status = cluster.setdefault("status", {})
+        others = [c for c in status.get("conditions") or [] if c.get("type") != READY]
+        reason = "ClusterNotReachable" if why else "ClusterReady"
+        message = why or "cluster is reachable"
+        status["conditions"] = [
+            *others,
+            {"type": READY, "status": live, "reason": reason, "message": message},
+        ]
+
+
 def _cluster_columns() -> list[Any]:
     from kubectl_fed.core.api import READY
     from kubectl_fed.core.membership import condition, credentials_mode
@@ -161,6 +185,8 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
         from kubectl_fed.ops.membership import refresh as do_refresh
 
         _warn(do_refresh(host, items, s.timeout))
+    else:
+        _show_live_readiness(host, items, s.timeout)
     if not items and output in ("table", "wide"):
         click.echo("No members joined: use `kubectl fed join`.", err=True)
         return

@@ -372,6 +372,31 @@ def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -
     return identity_warnings({n: p.cluster_id for n, p in results if p.cluster_id}, clusters)
 
 
+def live_readiness(
+    host: Host, clusters: list[dict[str, Any]], timeout: float | None
+) -> dict[str, str]:
+    """Each member's readiness now: "" when it answers an authenticated request with the
+    stored credentials (what sync needs), else why not. Probed concurrently."""
+
+    def probe_one(cluster: dict[str, Any]) -> tuple[str, str]:
+        name = cluster["metadata"]["name"]
+        kube = None
+        try:  # API errors are FedErrors too
+            kube = host.connect_member(cluster, timeout)
+            kube.get("/api/v1/namespaces", limit=1)  # /version would answer anyone
+            return name, ""
+        except FedError as err:
+            return name, err.message
+        finally:
+            if kube is not None:
+                kube.close()
+
+    if not clusters:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(clusters))) as pool:
+        return dict(pool.map(probe_one, clusters))
+
+
 def record_cluster_id(host: Host, cluster: dict[str, Any], cluster_id: str) -> None:
     patch = {"metadata": {"annotations": {CLUSTER_ID_ANNOTATION: cluster_id}}}
     host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, cluster["metadata"]["name"]), patch)

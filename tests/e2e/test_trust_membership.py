@@ -188,6 +188,30 @@ def _one_error(result: Any) -> str:
     return str(lines[0])
 
 
+def test_clusters_ready_is_the_member_answering_now(
+    fed_host: Kubectl, federation: Federation
+) -> None:
+    """READY is live, not the last recorded probe: clusters and doctor agree."""
+
+    def ready() -> dict[str, str]:
+        rows = fed_host.fed("clusters", "--no-headers").out.splitlines()
+        return {row.split()[0]: row.split()[1] for row in rows}
+
+    assert ready() == {"member-1": "True", "member-2": "True"}
+    federation.stop("member-2")
+    try:
+        assert ready() == {"member-1": "True", "member-2": "False"}
+        listed = json.loads(fed_host.fed("clusters", "-o", "json").out)
+        member_2 = next(i for i in listed["items"] if i["metadata"]["name"] == "member-2")
+        condition = next(c for c in member_2["status"]["conditions"] if c["type"] == "Ready")
+        assert condition["status"] == "False" and "unreachable" in condition["message"]
+        doctor = fed_host.fed("doctor", check=False)
+        assert doctor.code == 1 and "member member-2" in doctor.out
+    finally:
+        federation.start("member-2")
+    assert ready() == {"member-1": "True", "member-2": "True"}
+
+
 def test_config_set_refuses_unknown_keys_and_invalid_values(
     fed_host: Kubectl, kubectl: Kubectl
 ) -> None:
