@@ -63,7 +63,7 @@ def diff(
     from kubectl_fed.errors import FedError
     from kubectl_fed.ops.diff import DiffRequest
     from kubectl_fed.ops.diff import diff as do_diff
-    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
+    from kubectl_fed.planning.plan import SyncOptions
 
     s = settings()
     host = s.host()
@@ -75,7 +75,7 @@ def diff(
         request = DiffRequest(
             selection, None if all_namespaces else namespace, set(clusters) or None, server_side
         )
-        found = do_diff(Reconciler(host, SyncOptions(timeout=s.timeout)), request)
+        found = do_diff(host, SyncOptions(timeout=s.timeout), request)
     except FedError as err:
         raise FedError(err.message, EXIT_ERROR) from None
     {"unified": _unified, "json": _json, "table": _table}[output](found)

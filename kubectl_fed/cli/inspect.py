@@ -87,7 +87,7 @@ def _tristate(value: bool | None) -> str:
 
 def complete_types(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
     """Federated type names (plural), known without asking any server."""
-    from kubectl_fed.sync.types import default_types
+    from kubectl_fed.planning.types import default_types
 
     names = sorted(t.plural for t in default_types())
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
@@ -459,7 +459,7 @@ def explain(reference: str, namespace: str, output: str) -> None:
     """
     from kubectl_fed.ops.inspect import explain as do_explain
     from kubectl_fed.output import dump
-    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
+    from kubectl_fed.planning.plan import SyncOptions
 
     kind, name = _split(reference)
     if not name:
@@ -468,7 +468,7 @@ def explain(reference: str, namespace: str, output: str) -> None:
     host = s.host()
     host.require_api()
     resource = _resolve(host, kind)
-    found = do_explain(Reconciler(host, SyncOptions(timeout=s.timeout)), resource, namespace, name)
+    found = do_explain(host, SyncOptions(timeout=s.timeout), resource, namespace, name)
     if output == "text":
         click.echo(explanation_text(found))
     else:

@@ -80,9 +80,10 @@ EXIT_ERROR = 2
 
 def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, output: str) -> None:
     from kubectl_fed.kube.connect import connect_context
+    from kubectl_fed.planning.plan import SyncOptions
     from kubectl_fed.sync.lease import LeaseLost, SyncLease
     from kubectl_fed.sync.loop import Stopper, run_forever
-    from kubectl_fed.sync.reconcile import Reconciler, SyncOptions
+    from kubectl_fed.sync.reconcile import Reconciler
 
     s = settings()
     host = s.host()

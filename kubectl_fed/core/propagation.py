@@ -12,10 +12,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_fed.core.federate import ADOPTED_ANNOTATION, APPLIED_HASH_LABEL, MANAGED_LABEL
+from kubectl_fed.core.federate import (
+    ADOPTED_ANNOTATION,
+    APPLIED_HASH_LABEL,
+    CLUSTERS_TO_ADOPT_ANNOTATION,
+    MANAGED_LABEL,
+)
 from kubectl_fed.core.overrides import apply_patches
 from kubectl_fed.core.retain import retain_member_fields, strip_replicas
 from kubectl_fed.core.status import ClusterStatus
@@ -231,3 +237,20 @@ def is_adopted(live: Object) -> bool:
         (metadata.get("labels") or {}).get(ADOPTED_LABEL),
         (metadata.get("annotations") or {}).get(ADOPTED_ANNOTATION),
     )
+
+
+def adoption_allowed(annotations: dict[str, str], cluster: str) -> bool:
+    """Absent: every placed cluster (kubectl-fed's difference from current KubeAdmiral,
+    matching its published walkthrough). Present: the named clusters or the regexp.
+    Malformed: nowhere (adopting by mistake cannot be undone)."""
+    raw = annotations.get(CLUSTERS_TO_ADOPT_ANNOTATION)
+    if raw is None:
+        return True
+    try:
+        spec = json.loads(raw)
+        if cluster in (spec.get("clusters") or []):
+            return True
+        pattern = spec.get("regexp")
+        return bool(pattern) and re.fullmatch(pattern, cluster) is not None
+    except (ValueError, AttributeError, TypeError, re.error):
+        return False

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_fed.core import api
-from kubectl_fed.core.membership import credentials_from_secret, credentials_mode
+from kubectl_fed.core.clock import now
+from kubectl_fed.core.membership import (
+    Probe,
+    credentials_from_secret,
+    credentials_mode,
+    probe_status,
+)
 from kubectl_fed.errors import CRDsMissing, FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.connect import connect_context, connect_credentials
@@ -58,6 +64,17 @@ class Host:
         if cluster is None:
             raise FedError(f"cluster {name!r} is not a member of this federation")
         return cluster
+
+    def record_cluster_status(
+        self, name: str, probe: Probe, cluster: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Write what a look at a member found into its FederatedCluster's status."""
+        previous = ((cluster or self.cluster(name) or {}).get("status")) or {}
+        status = probe_status(previous, probe, now())
+        self.kube.merge_patch(
+            fed_path(api.FEDERATED_CLUSTERS, name) + "/status", {"status": status}
+        )
+        return status
 
     def secret_path(self, name: str | None = None) -> str:
         path = f"/api/v1/namespaces/{self.fed_namespace}/secrets"

@@ -17,9 +17,11 @@ from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.propagation import differences, is_managed, unescape
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError
-from kubectl_fed.sync.members import Member, Members
-from kubectl_fed.sync.reconcile import UNKNOWN_KIND, Plan, Reconciler, member_copy
-from kubectl_fed.sync.snapshot import key_of
+from kubectl_fed.kube.host import Host
+from kubectl_fed.planning.members import Member, Members
+from kubectl_fed.planning.plan import UNKNOWN_KIND, Plan, SyncOptions, member_copy
+from kubectl_fed.planning.preview import preview
+from kubectl_fed.planning.snapshot import key_of
 
 Object = dict[str, Any]
 IGNORED_METADATA = (
@@ -58,8 +60,8 @@ class DiffRequest:
     server_side: bool
 
 
-def diff(reconciler: Reconciler, request: DiffRequest) -> list[Difference]:
-    plans, retiring, members = reconciler.preview()
+def diff(host: Host, options: SyncOptions, request: DiffRequest) -> list[Difference]:
+    plans, retiring, members = preview(host, options)
     try:
         found = []
         for plan in sorted(plans + retiring, key=lambda p: _title(p)):

@@ -13,7 +13,7 @@ from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.ops.membership import ensure_namespace
-from kubectl_fed.sync.snapshot import SETTINGS_CONFIGMAP, V1_COMPAT_KEY
+from kubectl_fed.planning.snapshot import SETTINGS_CONFIGMAP, V1_COMPAT_KEY
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 HASH_ANNOTATION = "kubectl-fed.io/crd-hash"

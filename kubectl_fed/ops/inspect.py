@@ -25,6 +25,7 @@ from kubectl_fed.core.federate import (
     override_policies_of,
     policy_of,
 )
+from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
 from kubectl_fed.core.membership import condition
 from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.resources import Resource, UnknownType, resolve_type
@@ -36,11 +37,11 @@ from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError, Forbidden, NotFound, Unauthorized
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.ops.init import CRD_PATH, HASH_ANNOTATION, REVISION_ANNOTATION, desired_objects
-from kubectl_fed.sync.lease import DURATION_S, LEASE_NAME, describe
-from kubectl_fed.sync.members import Members
-from kubectl_fed.sync.reconcile import Plan, Reconciler, member_copy
-from kubectl_fed.sync.snapshot import HostSnapshot, federated_types, key_of, load
-from kubectl_fed.sync.types import FederatedType, default_types, type_of
+from kubectl_fed.planning.members import Members
+from kubectl_fed.planning.plan import Plan, SyncOptions, member_copy
+from kubectl_fed.planning.preview import preview
+from kubectl_fed.planning.snapshot import HostSnapshot, federated_types, key_of, load
+from kubectl_fed.planning.types import FederatedType, default_types, type_of
 
 Object = dict[str, Any]
 T = TypeVar("T")
@@ -568,10 +569,12 @@ class Explanation:
         }
 
 
-def explain(reconciler: Reconciler, resource: Resource, namespace: str, name: str) -> Explanation:
+def explain(
+    host: Host, options: SyncOptions, resource: Resource, namespace: str, name: str
+) -> Explanation:
     """What a sync would decide for one template (nothing written) and why."""
     namespace = namespace if resource["namespaced"] else ""
-    plans, retiring, members = reconciler.preview()
+    plans, retiring, members = preview(host, options)
     try:
         plan = _find_plan(plans, resource, namespace, name)
         if plan is None:
@@ -581,7 +584,7 @@ def explain(reconciler: Reconciler, resource: Resource, namespace: str, name: st
                     f"{title} is leaving the federation (template deleted or no longer "
                     "federated): the next sync removes its member copies"
                 )
-            raise FedError(_not_federated(reconciler.host, resource, namespace, name))
+            raise FedError(_not_federated(host, resource, namespace, name))
         unreachable = {n: m.error for n, m in members.by_name.items() if not m.reachable}
         return explanation(plan, sorted(members.by_name), unreachable)
     finally:

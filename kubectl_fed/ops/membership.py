@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from kubectl_fed.core import api
@@ -19,7 +18,6 @@ from kubectl_fed.core.membership import (
     build_secret,
     identity_warnings,
     member_with_id,
-    probe_status,
     recorded_cluster_id,
     secret_name,
 )
@@ -29,10 +27,6 @@ from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.connect import connect_target, kubeconfig_target
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host, fed_path
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -202,7 +196,7 @@ def _write_join(
         )
     elif host.state.member(request.name):
         host.state.unset(f"members.{request.name}")
-    record_status(host, request.name, probe)
+    host.record_cluster_status(request.name, probe)
 
 
 def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[int, list[str]]:
@@ -237,7 +231,7 @@ def _cascade(
     from kubectl_fed.core.federate import MANAGED_LABEL
     from kubectl_fed.core.propagation import unmarked
     from kubectl_fed.kube.client import path_for
-    from kubectl_fed.sync.snapshot import federated_types
+    from kubectl_fed.planning.snapshot import federated_types
 
     name = cluster["metadata"]["name"]
     kube = host.connect_member(cluster, timeout)
@@ -366,7 +360,7 @@ def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -
     by_name = {c["metadata"]["name"]: c for c in clusters}
     for name, probe in results:
         cluster = by_name[name]
-        cluster["status"] = record_status(host, name, probe, cluster)
+        cluster["status"] = host.record_cluster_status(name, probe, cluster)
         if probe.cluster_id and not recorded_cluster_id(cluster):
             record_cluster_id(host, cluster, probe.cluster_id)
     return identity_warnings({n: p.cluster_id for n, p in results if p.cluster_id}, clusters)
@@ -401,15 +395,6 @@ def record_cluster_id(host: Host, cluster: dict[str, Any], cluster_id: str) -> N
     patch = {"metadata": {"annotations": {CLUSTER_ID_ANNOTATION: cluster_id}}}
     host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, cluster["metadata"]["name"]), patch)
     cluster["metadata"].setdefault("annotations", {})[CLUSTER_ID_ANNOTATION] = cluster_id
-
-
-def record_status(
-    host: Host, name: str, probe: Probe, cluster: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    previous = ((cluster or host.cluster(name) or {}).get("status")) or {}
-    status = probe_status(previous, probe, now())
-    host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, name) + "/status", {"status": status})
-    return status
 
 
 # --------------------------------------------------------------------------- taints

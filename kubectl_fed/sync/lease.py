@@ -19,15 +19,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
+from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe, stamp
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, Conflict, NotFound
 
-LEASE_NAME = "kubectl-fed-sync"
-DURATION_S = 15
 RENEW_EVERY_S = 5.0
 # Stop writing this long after the last renewal sent: well inside the others' DURATION_S.
 RENEW_DEADLINE_S = 10.0
@@ -43,30 +41,8 @@ class LeaseLost(FedError):
         super().__init__(f"lost the sync lease ({why}): stopped writing", LEASE_LOST_EXIT)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(stamp: str | None) -> datetime | None:
-    if not stamp:
-        return None
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def holder_identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-def describe(lease: dict[str, Any]) -> tuple[str, float | None]:
-    """(holder, seconds since its last renewal) of a Lease object."""
-    spec = lease.get("spec") or {}
-    renewed = _parse(spec.get("renewTime"))
-    age = (_now() - renewed).total_seconds() if renewed else None
-    return str(spec.get("holderIdentity") or ""), age
 
 
 class SyncLease:
@@ -134,7 +110,7 @@ class SyncLease:
     def _try_acquire(self) -> str | None:
         """None when we hold it now; else the current holder's identity."""
         sent = self.clock()
-        moment = _stamp(_now())
+        moment = stamp()
         body: dict[str, Any] = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -199,7 +175,7 @@ class SyncLease:
             if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
                 self._lose("another sync took it over")
                 return False
-            lease["spec"]["renewTime"] = _stamp(_now())
+            lease["spec"]["renewTime"] = stamp()
             self.kube.replace(f"{self.path}/{LEASE_NAME}", lease)
         except NotFound:
             self._lose("the lease was deleted")

@@ -20,9 +20,9 @@ from kubectl_fed.core.federate import MANAGED_LABEL
 from kubectl_fed.kube.client import Kube, path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host, fed_path
+from kubectl_fed.planning.snapshot import TemplateKey, federated_types
+from kubectl_fed.planning.types import FederatedType, type_of
 from kubectl_fed.sync.reconcile import PassReport, Reconciler
-from kubectl_fed.sync.snapshot import TemplateKey, federated_types
-from kubectl_fed.sync.types import FederatedType, type_of
 
 DEBOUNCE_S = 0.02  # gather a burst of events (one kubectl apply -f of many objects)
 FULL_PASS_ABOVE = 50  # more queued templates than this: one full pass is cheaper

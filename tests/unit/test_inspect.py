@@ -31,9 +31,9 @@ from kubectl_fed.ops.inspect import (
     sync_permissions,
     templates_verdict,
 )
-from kubectl_fed.sync.reconcile import ObjectResult, Plan
-from kubectl_fed.sync.snapshot import HostSnapshot, Template
-from kubectl_fed.sync.types import default_types
+from kubectl_fed.planning.plan import ObjectResult, Plan
+from kubectl_fed.planning.snapshot import HostSnapshot, Template
+from kubectl_fed.planning.types import default_types
 
 DEPLOYMENTS = next(t for t in default_types() if t.kind == "Deployment")
 CONFIGMAPS = next(t for t in default_types() if t.kind == "ConfigMap")

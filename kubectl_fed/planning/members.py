@@ -7,7 +7,6 @@ first failure and skipped for the rest of the pass: its objects are never taken 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,9 +14,9 @@ from typing import Any
 
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube, path_for
-from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound, Unreachable
+from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
-from kubectl_fed.sync.types import FederatedType
+from kubectl_fed.planning.types import FederatedType
 
 Object = dict[str, Any]
 
@@ -142,42 +141,3 @@ def _fetch(
 def _key(obj: Object) -> tuple[str, str]:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name"))
-
-
-# --------------------------------------------------------------------------- writes
-
-
-def ensure_namespace(member: Member, namespace: str) -> None:
-    if not namespace or namespace in member.namespaces or member.kube is None:
-        return
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    with member.namespace_lock:
-        if namespace in member.namespaces:  # another worker created it meanwhile
-            return
-        with contextlib.suppress(AlreadyExists):
-            member.kube.create("/api/v1/namespaces", body)
-        with member.lock:
-            member.namespaces.add(namespace)
-
-
-def apply(member: Member, ftype: FederatedType, body: Object) -> Object:
-    assert member.kube is not None
-    namespace, name = _key(body)
-    if ftype.namespaced:
-        ensure_namespace(member, namespace)
-    path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
-    result: Object = member.kube.apply(path, body, force=True)
-    return result
-
-
-def merge_patch(member: Member, ftype: FederatedType, live: Object, patch: Object) -> None:
-    assert member.kube is not None
-    namespace, name = _key(live)
-    member.kube.merge_patch(path_for(ftype.resource, namespace or None, name), patch)
-
-
-def delete(member: Member, ftype: FederatedType, live: Object) -> None:
-    assert member.kube is not None
-    namespace, name = _key(live)
-    with contextlib.suppress(NotFound):
-        member.kube.delete(path_for(ftype.resource, namespace or None, name))

@@ -16,7 +16,7 @@ from kubectl_fed.core.federate import (
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.kube.host import Host, fed_path
-from kubectl_fed.sync.types import V1_COMPAT_KINDS, FederatedType, types_with_configs
+from kubectl_fed.planning.types import V1_COMPAT_KINDS, FederatedType, types_with_configs
 
 SETTINGS_CONFIGMAP = "kubectl-fed-settings"
 V1_COMPAT_KEY = "v1-compat"

@@ -1,0 +1,220 @@
+"""What a pass decides about one federated object, before any write: the records the
+planner fills (Plan, the per-cluster Work) and the readers of a FederatedObject's spec
+(whose placement, whose overrides) that planning and writing share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_fed.core import api
+from kubectl_fed.core.federate import (
+    CONFLICT_RESOLUTION_ANNOTATION,
+    CONTROLLER,
+    FOLLOWER_CONTROLLER,
+    ORPHAN_ANNOTATION,
+    RETAIN_REPLICAS_ANNOTATION,
+)
+from kubectl_fed.core.propagation import (
+    adoption_allowed,
+    desired_with_live,
+    is_adopted,
+    is_managed,
+    member_object,
+)
+from kubectl_fed.core.status import object_ok
+from kubectl_fed.kube.host import fed_path
+from kubectl_fed.planning.snapshot import Template, key_of
+from kubectl_fed.planning.types import FederatedType
+
+FINALIZER = "kubectl-fed.io/cleanup"
+UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
+Object = dict[str, Any]
+
+
+@dataclass
+class SyncOptions:
+    drift: str = "correct"  # correct | report
+    workers: int = 8
+    timeout: float | None = 10.0
+
+
+@dataclass
+class ClusterResult:
+    status: str
+    message: str = ""
+    generation: int | None = None
+    drifted: tuple[str, ...] = ()
+
+
+@dataclass
+class ObjectResult:
+    kind: str
+    namespace: str
+    name: str
+    clusters: dict[str, ClusterResult] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    retired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        codes = {c: str(r.status) for c, r in self.clusters.items()}
+        return object_ok(self.errors, codes, self.retired)
+
+    @property
+    def drifted(self) -> bool:
+        return any(c.drifted for c in self.clusters.values())
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+@dataclass
+class Plan:
+    """Everything decided about one federated object before any write."""
+
+    fo: Object  # the FederatedObject as it should be (spec, labels, annotations)
+    existing: Object | None  # as it is in the host
+    ftype: FederatedType
+    template: Object  # what members receive, before per-cluster patches
+    native: Template | None
+    placement: dict[str, int | None]
+    patches: dict[str, list[dict[str, Any]]]
+    patch_errors: dict[str, str]
+    scheduling: dict[str, Any]
+    leader_policy: Object | None = None
+    result: ObjectResult = field(default_factory=lambda: ObjectResult("", "", ""))
+    # Clusters it goes to only because workloads placed there use it: cluster -> leaders.
+    follows: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def own_placement(self) -> list[str]:
+        return sorted(c for c in self.placement if c not in self.follows)
+
+
+@dataclass
+class Work:
+    plan: Plan
+    cluster: str
+    action: str  # apply | delete | unmark
+    body: Object | None = None
+    live: Object | None = None
+
+
+@dataclass
+class MemberCopy:
+    desired: Object  # what the federation says, marks included
+    body: Object  # what would be sent: desired plus the fields the member owns
+    adopting: bool
+
+
+def member_copy(plan: Plan, cluster: str, live: Object | None) -> MemberCopy:
+    """The copy of a planned object for one member. Raises OverrideError."""
+    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
+    retain = annotations.get(RETAIN_REPLICAS_ANNOTATION) == "true"
+    adopting = (
+        live is not None
+        and not is_managed(live)
+        and annotations.get(CONFLICT_RESOLUTION_ANNOTATION) == "adopt"
+        and adoption_allowed(annotations, cluster)
+    )
+    path = plan.ftype.replicas_path or ("spec", "replicas")
+    desired = member_object(
+        plan.template,
+        foreign_patches(plan.fo, cluster) + plan.patches.get(cluster, []),
+        adopted=adopting or (live is not None and is_adopted(live)),
+        retain_replicas=retain and live is not None,
+        replicas_path=path,
+    )
+    body = desired_with_live(desired, live, retain_replicas=retain, replicas_path=path)
+    return MemberCopy(desired, body, adopting)
+
+
+def fo_key(fo: Object) -> tuple[str, str, str]:
+    namespace, name = key_of(fo)
+    return str(fo.get("kind")), namespace, name
+
+
+def fo_collection(fo: Object) -> str:
+    namespace = (fo.get("metadata") or {}).get("namespace")
+    plural = api.FEDERATED_OBJECTS if namespace else api.CLUSTER_FEDERATED_OBJECTS
+    return fed_path(plural, namespace=namespace)
+
+
+def fo_path(fo: Object) -> str:
+    return f"{fo_collection(fo)}/{fo['metadata']['name']}"
+
+
+def controller_ref(fo: Object) -> Object | None:
+    for ref in (fo.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
+
+
+def owned_by(fo: Object, template: Object) -> bool:
+    ref = controller_ref(fo)
+    return ref is not None and ref.get("uid") == template["metadata"].get("uid")
+
+
+def same_fo(existing: Object, wanted: Object) -> bool:
+    ours, theirs = wanted["metadata"], existing["metadata"]
+    for field_ in ("labels", "annotations", "ownerReferences", "finalizers"):
+        if (ours.get(field_) or None) != (theirs.get(field_) or None):
+            return False
+    return bool(existing.get("spec") == wanted.get("spec"))
+
+
+def our_placement(fo: Object | None) -> list[str]:
+    for entry in ((fo or {}).get("spec") or {}).get("placements") or []:
+        if entry.get("controller") == CONTROLLER:
+            return [p["cluster"] for p in entry.get("placement") or [] if p.get("cluster")]
+    return []
+
+
+def our_overrides(fo: Object | None) -> dict[str, list[dict[str, Any]]]:
+    for entry in ((fo or {}).get("spec") or {}).get("overrides") or []:
+        if entry.get("controller") == CONTROLLER:
+            return {t["cluster"]: t.get("patches") or [] for t in entry.get("clusters") or []}
+    return {}
+
+
+def previously_placed(fo: Object | None) -> set[str]:
+    """Clusters that may hold a copy: placed by any controller, or with a recorded status."""
+    status_entries = ((fo or {}).get("status") or {}).get("clusters") or []
+    return set(all_placed(fo or {})) | {e["cluster"] for e in status_entries if e.get("cluster")}
+
+
+def all_placed(fo: Object, followers: bool = True) -> list[str]:
+    clusters = {
+        p.get("cluster")
+        for entry in (fo.get("spec") or {}).get("placements") or []
+        if followers or entry.get("controller") != FOLLOWER_CONTROLLER
+        for p in entry.get("placement") or []
+    }
+    return sorted(c for c in clusters if c)
+
+
+def recorded_follows(fo: Object | None) -> list[str]:
+    for entry in ((fo or {}).get("spec") or {}).get("placements") or []:
+        if entry.get("controller") == FOLLOWER_CONTROLLER:
+            return [p["cluster"] for p in entry.get("placement") or [] if p.get("cluster")]
+    return []
+
+
+def foreign_patches(fo: Object, cluster: str) -> list[dict[str, Any]]:
+    """Patches other controllers (or the user) wrote into spec.overrides, in order."""
+    found: list[dict[str, Any]] = []
+    for entry in (fo.get("spec") or {}).get("overrides") or []:
+        if entry.get("controller") == CONTROLLER:
+            continue
+        for target in entry.get("clusters") or []:
+            if target.get("cluster") == cluster:
+                found += target.get("patches") or []
+    return found
+
+
+def orphans(annotations: dict[str, str], live: Object) -> bool:
+    mode = annotations.get(ORPHAN_ANNOTATION)
+    return mode == "all" or (mode == "adopted" and is_adopted(live))

@@ -1,0 +1,460 @@
+"""Planning: from one read of the host and the members to a Plan per federated object:
+where it goes (schedule), with which per-cluster patches (overrides), following its
+workloads (followers). Nothing here writes; sync/ acts on the plans, and `diff` and
+`explain` show them (planning.preview)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubectl_fed.core import api
+from kubectl_fed.core.federate import (
+    CONTROLLER,
+    FOLLOWER_CONTROLLER,
+    build_federated_object,
+    federated_object_name,
+    override_policies_of,
+    policy_of,
+)
+from kubectl_fed.core.followers import referenced_objects
+from kubectl_fed.core.membership import condition
+from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
+from kubectl_fed.core.selection import (
+    ClusterInfo,
+    ClusterSet,
+    CurrentPlacement,
+    Policy,
+    SchedulingResult,
+    WorkloadInfo,
+    parse_policy,
+    select_clusters,
+    select_clusters_v1,
+)
+from kubectl_fed.planning.members import Members
+from kubectl_fed.planning.plan import (
+    UNKNOWN_KIND,
+    Object,
+    ObjectResult,
+    Plan,
+    all_placed,
+    controller_ref,
+    fo_key,
+    our_overrides,
+    our_placement,
+    owned_by,
+    recorded_follows,
+)
+from kubectl_fed.planning.snapshot import HostSnapshot, Template, key_of
+from kubectl_fed.planning.types import FederatedType, type_of
+
+
+class Planner:
+    """Plans a pass. Keeps, per pass, the Ready clusters and each policy parsed once."""
+
+    def __init__(self) -> None:
+        self._ready: list[str] = []
+        self._all_ready: ClusterSet | None = None
+        self._policies: dict[Any, Policy] = {}
+
+    def plan_all(
+        self, snap: HostSnapshot, members: Members, partial: bool = False
+    ) -> tuple[list[Plan], list[Plan]]:
+        existing = {fo_key(fo): fo for fo in snap.federated_objects}
+        clusters = _cluster_infos(snap, members)
+        self._ready = sorted(name for name, (fresh, _) in clusters.items() if fresh.ready)
+        # With every member answering, all objects see the same clusters: hash them once.
+        all_ready = len(self._ready) == len(clusters)
+        self._all_ready = ClusterSet(f for f, _ in clusters.values()) if all_ready else None
+        self._policies = {}
+        plans: list[Plan] = []
+        claimed: set[tuple[str, str, str]] = set()
+        for template in snap.templates:
+            name = federated_object_name(
+                template.obj["metadata"]["name"], template.type.plural, template.type.group
+            )
+            fo_kind = "FederatedObject" if template.type.namespaced else "ClusterFederatedObject"
+            key = (fo_kind, template.key[0], name)
+            fo = existing.get(key)
+            if fo is not None and (
+                fo["metadata"].get("deletionTimestamp") or not owned_by(fo, template.obj)
+            ):
+                continue  # being deleted, or someone else's object of that name
+            claimed.add(key)
+            plans.append(self._plan_native(template, fo, snap, clusters))
+        retiring = []
+        for key, fo in existing.items():
+            if key in claimed:
+                continue
+            if fo["metadata"].get("deletionTimestamp") or controller_ref(fo):
+                # deleted, or its template is gone / no longer federated
+                plan = self._retire_plan(fo, snap)
+                if plan is not None:
+                    retiring.append(plan)
+            else:
+                plan = self._plan_direct(fo, snap, clusters)
+                if plan is not None:
+                    plans.append(plan)
+        _add_followers(plans, keep_recorded=partial)
+        for plan in plans:
+            self._compute_patches(plan, snap)
+        return plans, retiring
+
+    def _plan_native(
+        self,
+        template: Template,
+        existing: Object | None,
+        snap: HostSnapshot,
+        clusters: dict[str, tuple[ClusterInfo, ClusterInfo]],
+    ) -> Plan:
+        obj = template.obj
+        draft = build_federated_object(
+            obj, template.type.plural, template.type.group, None, None, None
+        )
+        # Other controllers' placements and overrides on the FederatedObject are theirs.
+        for field_ in ("placements", "overrides"):
+            theirs = [
+                e
+                for e in ((existing or {}).get("spec") or {}).get(field_) or []
+                if e.get("controller") not in (CONTROLLER, FOLLOWER_CONTROLLER)
+            ]
+            if theirs:
+                draft["spec"][field_] = theirs
+        policy, errors = self._policy_for(obj, snap)
+        result = ObjectResult(obj["kind"], template.key[0], template.key[1], errors=errors)
+        scheduling = self._schedule(
+            draft["spec"]["template"],
+            template.type,
+            existing,
+            policy,
+            template.v1_compat,
+            clusters,
+            obj,
+        )
+        result.errors += scheduling.get("errors", [])
+        return Plan(
+            draft,
+            existing,
+            template.type,
+            draft["spec"]["template"],
+            template,
+            _placement_of(scheduling, existing),
+            {},
+            {},
+            scheduling,
+            policy,
+            result,
+        )
+
+    def _plan_direct(
+        self, fo: Object, snap: HostSnapshot, clusters: dict[str, tuple[ClusterInfo, ClusterInfo]]
+    ) -> Plan | None:
+        template = (fo.get("spec") or {}).get("template") or {}
+        namespace, name = key_of(fo)
+        result = ObjectResult(
+            template.get("kind", "?"), namespace, (template.get("metadata") or {}).get("name", name)
+        )
+        ftype = type_of(snap.types, template.get("apiVersion", ""), template.get("kind", ""))
+        if ftype is None:
+            result.errors.append(
+                f"kind {template.get('apiVersion')}/{template.get('kind')} is "
+                "not federated: add a FederatedTypeConfig for it"
+            )
+            return Plan(
+                fo,
+                fo,
+                FederatedType("", "v1", UNKNOWN_KIND, "?", True),
+                template,
+                None,
+                {},
+                {},
+                {},
+                {},
+                None,
+                result,
+            )
+        desired = copy.deepcopy(fo)
+        policy, errors = self._policy_for(fo, snap)
+        result.errors += errors
+        scheduling: dict[str, Any] = {}
+        if policy_of(fo) is not None:
+            scheduling = self._schedule(template, ftype, fo, policy, False, clusters, fo)
+            result.errors += scheduling.get("errors", [])
+            placement = _placement_of(scheduling, fo)
+        else:  # placed by hand: the union of every controller's placement
+            placement = {c: None for c in all_placed(fo, followers=False)}
+        return Plan(
+            desired, fo, ftype, template, None, placement, {}, {}, scheduling, policy, result
+        )
+
+    def _policy_for(self, obj: Object, snap: HostSnapshot) -> tuple[Object | None, list[str]]:
+        found = policy_of(obj)
+        if found is None:
+            return None, []
+        kind, name = found
+        namespace = (obj.get("metadata") or {}).get("namespace", "")
+        policy = snap.policy(kind, namespace, name)
+        if policy is None:
+            where = f"{namespace}/{name}" if kind == "PropagationPolicy" else name
+            return None, [f"{kind} {where} not found"]
+        return policy, []
+
+    def _schedule(
+        self,
+        template: Object,
+        ftype: FederatedType,
+        existing: Object | None,
+        policy: Object | None,
+        v1_compat: bool,
+        clusters: dict[str, tuple[ClusterInfo, ClusterInfo]],
+        source: Object,
+    ) -> dict[str, Any]:
+        previous = ((existing or {}).get("status") or {}).get("scheduling") or {}
+        placed = set(our_placement(existing)) if existing else set()
+        current_replicas = previous.get("replicas") or {}
+        ready = self._ready
+        current = CurrentPlacement(
+            clusters={c: current_replicas.get(c) for c in placed},
+            # A cluster that went down or came back is not a policy trigger, but must be
+            # rescheduled for: else what was created during an outage never reaches it.
+            fingerprint=previous.get("fingerprint") if previous.get("ready") == ready else None,
+        )
+        # An unreachable cluster keeps what it holds (an outage is not a reason to move),
+        # but gets nothing new.
+        infos: ClusterSet | list[ClusterInfo] = self._all_ready or [
+            held if name in placed else fresh for name, (fresh, held) in clusters.items()
+        ]
+        namespace, name = key_of(template)
+        workload = WorkloadInfo(
+            kind=ftype.kind,
+            api_resource=ftype.api_resource,
+            key=f"{namespace}/{name}" if namespace else name,
+            replicas=_replicas(template, ftype.replicas_path),
+            annotations=(source.get("metadata") or {}).get("annotations") or {},
+        )
+        if policy is None and v1_compat:
+            outcome = select_clusters_v1(infos, workload, current)
+        elif policy is None:
+            return {"errors": [], "replicas": current_replicas, "kept": True}
+        else:
+            outcome = select_clusters(self._parsed(policy), infos, workload, current)
+        record = {**_scheduling_record(outcome), "ready": ready}
+        if previous and not outcome.rescheduled and not outcome.errors:
+            # Same decision: keep its record (and reasons) so status does not churn.
+            record = {
+                **previous,
+                "errors": [],
+                "deferredReason": outcome.deferred_reason,
+                "clusters": record["clusters"],
+                "replicas": record["replicas"],
+            }
+            if not outcome.deferred_reason:
+                record.pop("deferredReason")
+        return record
+
+    def _parsed(self, policy: Object) -> Policy:
+        """Each policy is parsed once per pass, not once per object it places."""
+        key = policy["metadata"].get("uid") or id(policy)
+        if key not in self._policies:
+            self._policies[key] = parse_policy(policy.get("spec") or {})
+        return self._policies[key]
+
+    def _compute_patches(self, plan: Plan, snap: HostSnapshot) -> None:
+        """Per-cluster patches: scheduled replicas first, then ClusterOverridePolicies, then
+        OverridePolicies (an override may still change replicas)."""
+        source = plan.native.obj if plan.native else plan.fo
+        overrides, missing = self._override_policies(source, snap)
+        if missing and not plan.placement:
+            plan.result.errors += missing
+        labels = {c["metadata"]["name"]: c["metadata"].get("labels") or {} for c in snap.clusters}
+        divided = plan.scheduling.get("divided", False)
+        for cluster, replicas in sorted(plan.placement.items()):
+            if missing:  # never half-applied: without its overrides a copy is not written
+                plan.patch_errors[cluster] = "; ".join(missing) + ": the copy is not written"
+                continue
+            patches: list[dict[str, Any]] = []
+            if divided and replicas is not None and plan.ftype.replicas_path:
+                patches.append(
+                    {
+                        "op": "add",
+                        "path": "/" + "/".join(plan.ftype.replicas_path),
+                        "value": replicas,
+                    }
+                )
+            try:
+                patches += patches_for_cluster(
+                    plan.template, overrides, cluster, labels.get(cluster, {})
+                )
+            except OverrideError as err:
+                plan.patch_errors[cluster] = str(err)
+            plan.patches[cluster] = patches
+        if plan.native is not None or policy_of(plan.fo) is not None:
+            self._set_our_spec(plan)
+        _set_follower_spec(plan)
+
+    def _override_policies(
+        self, source: Object, snap: HostSnapshot
+    ) -> tuple[list[Object], list[str]]:
+        found, errors = [], []
+        namespace = (source.get("metadata") or {}).get("namespace", "")
+        for kind, name in override_policies_of(source):
+            policy = snap.policy(kind, namespace, name)
+            if policy is None:
+                errors.append(f"{kind} {name} not found")
+            else:
+                found.append(policy)
+        return found, errors
+
+    def _set_our_spec(self, plan: Plan) -> None:
+        """Our controller's placements and overrides on the FederatedObject."""
+        spec = plan.fo.setdefault("spec", {})
+        others_p = [
+            p
+            for p in spec.get("placements") or []
+            if p.get("controller") not in (CONTROLLER, FOLLOWER_CONTROLLER)
+        ]
+        others_o = [o for o in spec.get("overrides") or [] if o.get("controller") != CONTROLLER]
+        spec["placements"] = [
+            *others_p,
+            {
+                "controller": CONTROLLER,
+                "placement": [{"cluster": c} for c in plan.own_placement],
+            },
+        ]
+        # A cluster whose overrides failed keeps the ones it was last written with.
+        previous = our_overrides(plan.existing)
+        patches = {c: p for c, p in plan.patches.items() if c not in plan.patch_errors}
+        patches.update({c: previous[c] for c in plan.patch_errors if c in previous})
+        ours = [{"cluster": c, "patches": p} for c, p in sorted(patches.items()) if p]
+        spec["overrides"] = others_o + (
+            [{"controller": CONTROLLER, "clusters": ours}] if ours else []
+        )
+
+    @staticmethod
+    def read_members(plans: list[Plan], members: Members, bulk: bool) -> None:
+        """One list per kind for a full pass; one GET per object for a few objects."""
+        known = [p for p in plans if p.ftype.kind != UNKNOWN_KIND]
+        if bulk:
+            members.read(sorted({p.ftype for p in known}, key=lambda t: (t.group, t.kind)))
+        else:
+            members.read_named([(p.ftype, *key_of(p.template)) for p in known])
+
+    def _retire_plan(self, fo: Object, snap: HostSnapshot) -> Plan | None:
+        template = (fo.get("spec") or {}).get("template") or {}
+        ftype = type_of(snap.types, template.get("apiVersion", ""), template.get("kind", ""))
+        if ftype is None:
+            return None
+        namespace, name = key_of(template)
+        plan = Plan(fo, fo, ftype, template, None, {}, {}, {}, {})
+        plan.result = ObjectResult(template.get("kind", "?"), namespace, name, retired=True)
+        return plan
+
+
+def _set_follower_spec(plan: Plan) -> None:
+    """The follower entry of spec.placements: where it goes only because its leaders do."""
+    spec = plan.fo.setdefault("spec", {})
+    others = [p for p in spec.get("placements") or [] if p.get("controller") != FOLLOWER_CONTROLLER]
+    follows = [{"cluster": c} for c in sorted(plan.follows)]
+    if follows:
+        others.append({"controller": FOLLOWER_CONTROLLER, "placement": follows})
+    if others or "placements" in spec:
+        spec["placements"] = others
+
+
+def leader_moved(plan: Plan) -> bool:
+    """Whether a workload's clusters changed in this pass (its followers must follow)."""
+    if not referenced_objects(plan.template):
+        return False
+    return set(plan.own_placement) != set(our_placement(plan.existing))
+
+
+def _placement_of(scheduling: dict[str, Any], existing: Object | None) -> dict[str, int | None]:
+    replicas = scheduling.get("replicas") or {}
+    clusters = our_placement(existing) if scheduling.get("kept") else scheduling["clusters"]
+    return {c: replicas.get(c) for c in clusters}
+
+
+def _replicas(template: Object, path: tuple[str, ...] | None) -> int | None:
+    if not path:
+        return None
+    node: Any = template
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return 1 if part == path[-1] and path[-1] == "replicas" else None
+        node = node[part]
+    return node if isinstance(node, int) else None
+
+
+def _cluster_infos(
+    snap: HostSnapshot, members: Members
+) -> dict[str, tuple[ClusterInfo, ClusterInfo]]:
+    """Per cluster: as new placements see it, and as a cluster already holding it sees it."""
+    infos = {}
+    for cluster in snap.clusters:
+        name = cluster["metadata"]["name"]
+        resources = (cluster.get("status") or {}).get("apiResourceTypes")
+        served = (
+            None
+            if not resources
+            else {
+                f"{r['group']}/{r['version']}/{r['pluralName']}"
+                if r.get("group")
+                else f"{r['version']}/{r['pluralName']}"
+                for r in resources
+            }
+        )
+        member = members.by_name.get(name)
+        ready = condition(cluster, api.READY) == "True" and bool(member and member.reachable)
+        base = {
+            "name": name,
+            "labels": cluster["metadata"].get("labels") or {},
+            "taints": (cluster.get("spec") or {}).get("taints") or [],
+            "api_resources": frozenset(served) if served is not None else None,
+        }
+        infos[name] = (ClusterInfo(ready=ready, **base), ClusterInfo(ready=True, **base))
+    return infos
+
+
+def _scheduling_record(outcome: SchedulingResult) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "clusters": sorted(outcome.clusters),
+        "replicas": {c: n for c, n in outcome.clusters.items() if n is not None},
+        "fingerprint": outcome.fingerprint,
+        "divided": outcome.division is not None,
+        "reasons": {c: f"{r.code}: {r.message}" for c, r in sorted(outcome.reasons.items())},
+        "errors": list(outcome.errors),
+    }
+    if outcome.warnings:
+        record["warnings"] = list(outcome.warnings)
+    if outcome.deferred_reason:
+        record["deferredReason"] = outcome.deferred_reason
+    return record
+
+
+def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:
+    """ConfigMaps, Secrets, ServiceAccounts and PVCs a workload uses go where it goes, and
+    leave where it leaves. A watch-driven pass sees only some workloads, so it keeps the
+    follower placement recorded by the last full pass and adds to it, never removes."""
+    by_key = {(p.ftype.group, p.ftype.kind, *key_of(p.template)): p for p in plans}
+    if keep_recorded:
+        for plan in plans:
+            for cluster in recorded_follows(plan.existing):
+                _follow(plan, cluster, "(recorded by the last full pass)")
+    for leader in plans:
+        spec = (leader.leader_policy or {}).get("spec") or {}
+        if spec.get("disableFollowerScheduling") or not leader.placement:
+            continue
+        namespace = key_of(leader.template)[0]
+        title = f"{leader.ftype.kind}/{key_of(leader.template)[1]}"
+        for kind, name in referenced_objects(leader.template):
+            follower = by_key.get(("", kind, namespace, name))  # followers are core kinds
+            if follower is not None and follower is not leader:
+                for cluster in leader.own_placement:
+                    _follow(follower, cluster, title)
+
+
+def _follow(follower: Plan, cluster: str, leader: str) -> None:
+    if cluster in follower.placement and cluster not in follower.follows:
+        return  # placed there by its own policy
+    follower.placement.setdefault(cluster, None)
+    follower.follows.setdefault(cluster, []).append(leader)

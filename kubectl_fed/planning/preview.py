@@ -1,0 +1,19 @@
+"""What a pass would decide, read but not written: for `diff` and `explain`."""
+
+from __future__ import annotations
+
+from kubectl_fed.kube.host import Host
+from kubectl_fed.planning.members import Members
+from kubectl_fed.planning.plan import Plan, SyncOptions
+from kubectl_fed.planning.planner import Planner
+from kubectl_fed.planning.snapshot import load
+
+
+def preview(host: Host, options: SyncOptions) -> tuple[list[Plan], list[Plan], Members]:
+    """Every plan and retiring plan of a full pass, with the members read. The caller
+    closes the returned Members."""
+    snap = load(host)
+    members = Members(host, snap.clusters, options.timeout, options.workers)
+    plans, retiring = Planner().plan_all(snap, members)
+    Planner.read_members(plans + retiring, members, bulk=True)
+    return plans, retiring, members

@@ -1,0 +1,157 @@
+"""The writes of a pass: FederatedObjects in the host, copies in the members.
+
+Each write is fenced by the sync lease through the client (kube.client.Kube.fence).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from kubectl_fed.core.propagation import unmarked
+from kubectl_fed.core.status import ClusterStatus
+from kubectl_fed.kube.client import path_for
+from kubectl_fed.kube.errors import AlreadyExists, ApiError, Conflict, NotFound, Unreachable
+from kubectl_fed.kube.host import Host
+from kubectl_fed.planning.members import Member, _key
+from kubectl_fed.planning.plan import (
+    FINALIZER,
+    ClusterResult,
+    Object,
+    Plan,
+    Work,
+    fo_collection,
+    fo_path,
+    same_fo,
+)
+from kubectl_fed.planning.types import FederatedType
+
+
+def write_federated_object(host: Host, plan: Plan) -> Object:
+    """Create or update the FederatedObject of a plan; keep what others added to it."""
+    wanted = plan.fo
+    metadata = wanted["metadata"]
+    existing = plan.existing
+    finalizers = list((existing or {}).get("metadata", {}).get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        finalizers.append(FINALIZER)
+    metadata["finalizers"] = finalizers
+    if plan.native is not None and existing is not None:
+        # Keep what others added to a FederatedObject we generate.
+        metadata["labels"] = {
+            **(existing["metadata"].get("labels") or {}),
+            **(metadata.get("labels") or {}),
+        }
+    path = fo_path(wanted)
+    if existing is None:
+        created: Object = host.kube.create(fo_collection(wanted), wanted)
+        return created
+    if same_fo(existing, wanted):
+        return existing
+    body = {
+        **existing,
+        "metadata": {**existing["metadata"], **metadata},
+        "spec": wanted["spec"],
+    }
+    for attempt in range(3):
+        try:
+            updated: Object = host.kube.replace(path, body)
+            return updated
+        except Conflict:
+            if attempt == 2:
+                raise
+            fresh = host.kube.get(path)
+            body = {
+                **fresh,
+                "metadata": {**fresh["metadata"], **metadata},
+                "spec": wanted["spec"],
+            }
+    raise AssertionError("unreachable")
+
+def run_one(item: Work, member: Member) -> None:
+    """Carry out one member write, recording the outcome in the plan's result."""
+    results = item.plan.result.clusters
+    if not member.reachable:
+        results[item.cluster] = ClusterResult(ClusterStatus.CLUSTER_NOT_READY, member.error)
+        return
+    try:
+        if item.action == "apply" and item.body is not None:
+            written = apply(member, item.plan.ftype, item.body)
+            previous = results.get(item.cluster) or ClusterResult(ClusterStatus.OK)
+            results[item.cluster] = ClusterResult(
+                ClusterStatus.OK,
+                previous.message,
+                written.get("metadata", {}).get("generation"),
+                previous.drifted,
+            )
+        elif item.action == "delete" and item.live is not None:
+            delete(member, item.plan.ftype, item.live)
+            results.pop(item.cluster, None)
+        elif item.action == "unmark" and item.live is not None:
+            patch = unmarked(item.live)
+            if patch:
+                merge_patch(member, item.plan.ftype, item.live, patch)
+            results.pop(item.cluster, None)
+    except Unreachable as err:
+        member.mark_unreachable(err)
+        results[item.cluster] = ClusterResult(ClusterStatus.CLUSTER_NOT_READY, str(err))
+    except ApiError as err:
+        results[item.cluster] = ClusterResult(_failure_code(item), str(err))
+
+def drop_federated_object(host: Host, fo: Object) -> None:
+    """Release our finalizer and delete the FederatedObject (its copies are gone)."""
+    path = fo_path(fo)
+    finalizers = [f for f in fo["metadata"].get("finalizers") or [] if f != FINALIZER]
+    if FINALIZER in (fo["metadata"].get("finalizers") or []):
+        host.kube.merge_patch(
+            path,
+            {
+                "metadata": {
+                    "finalizers": finalizers or None,
+                    "resourceVersion": fo["metadata"]["resourceVersion"],
+                }
+            },
+        )
+    if not fo["metadata"].get("deletionTimestamp"):
+        host.kube.delete(path)
+
+
+def _failure_code(item: Work) -> ClusterStatus:
+    if item.action in ("delete", "unmark"):
+        return ClusterStatus.DELETION_FAILED
+    return ClusterStatus.CREATION_FAILED if item.live is None else ClusterStatus.UPDATE_FAILED
+
+
+def ensure_namespace(member: Member, namespace: str) -> None:
+    if not namespace or namespace in member.namespaces or member.kube is None:
+        return
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    with member.namespace_lock:
+        if namespace in member.namespaces:  # another worker created it meanwhile
+            return
+        with contextlib.suppress(AlreadyExists):
+            member.kube.create("/api/v1/namespaces", body)
+        with member.lock:
+            member.namespaces.add(namespace)
+
+
+def apply(member: Member, ftype: FederatedType, body: Object) -> Object:
+    assert member.kube is not None
+    namespace, name = _key(body)
+    if ftype.namespaced:
+        ensure_namespace(member, namespace)
+    path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
+    result: Object = member.kube.apply(path, body, force=True)
+    return result
+
+
+def merge_patch(member: Member, ftype: FederatedType, live: Object, patch: Object) -> None:
+    assert member.kube is not None
+    namespace, name = _key(live)
+    member.kube.merge_patch(path_for(ftype.resource, namespace or None, name), patch)
+
+
+def delete(member: Member, ftype: FederatedType, live: Object) -> None:
+    assert member.kube is not None
+    namespace, name = _key(live)
+    with contextlib.suppress(NotFound):
+        member.kube.delete(path_for(ftype.resource, namespace or None, name))
