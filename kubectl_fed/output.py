@@ -1,16 +1,15 @@
-"""One output layer for every listing command: table, wide, json, yaml, name."""
+"""One output layer for every listing command: table, wide, json, yaml, name.
+
+It renders text; cli/terminal.py writes it (and colours it) on the terminal.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-
-import click
 
 FORMATS = ("table", "wide", "json", "yaml", "name")
 
@@ -95,17 +94,3 @@ def age(timestamp: str | None, now: datetime | None = None) -> str:
         if seconds >= size * 2 or (unit == "m" and seconds >= 120):
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
-
-
-def use_colour(stream: Any = None) -> bool:
-    stream = stream or sys.stdout
-    return bool(stream.isatty()) and "NO_COLOR" not in os.environ
-
-
-def paint(text: str, colour: str) -> str:
-    return click.style(text, fg=colour) if use_colour() else text
-
-
-def echo(text: str) -> None:
-    if text:
-        click.echo(text)

@@ -115,7 +115,7 @@ class LocalState:
         try:
             check_key(key)
         except FedError as err:
-            raise FedError(f"{self.path}: {err.format_message()}") from None
+            raise FedError(f"{self.path}: {err.message}") from None
         self._refuse_new_problems(key, _with(_plain(self.document), parts, value))
         *parents, leaf = parts
         node: Any = self.document

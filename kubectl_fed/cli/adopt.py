@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kubectl_fed.cli.clusters import complete_members
+from kubectl_fed.cli.completion import complete_members
 from kubectl_fed.cli.settings import dry_run_option, host_options, settings
 from kubectl_fed.errors import FedError
 

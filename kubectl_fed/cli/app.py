@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
 from kubectl_fed import __version__
-from kubectl_fed.cli import adopt, clusters, config, diff, init, inspect, sync
+from kubectl_fed.cli import (
+    adopt,
+    config,
+    diff,
+    doctor,
+    explain,
+    get,
+    init,
+    membership,
+    status,
+    sync,
+)
 from kubectl_fed.cli.settings import Settings, host_options
+from kubectl_fed.errors import FedError
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
 
@@ -15,7 +31,29 @@ The host cluster keeps the federation (KubeAdmiral's core.kubeadmiral.io API);
 """
 
 
-@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class FedGroup(click.Group):
+    """The root group; the one place a FedError becomes output: `error: MESSAGE` on stderr
+    and the error's exit code, as click ends a run on its own errors (and, outside
+    standalone mode, raised to the caller as click raises its own)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except FedError as err:
+            if not standalone_mode:
+                raise
+            click.echo(f"error: {err.message}", file=sys.stderr)
+            sys.exit(err.exit_code)
+
+
+@click.group(cls=FedGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @host_options
 @click.pass_context
 def fed(ctx: click.Context) -> None:
@@ -43,19 +81,19 @@ def version(output: str) -> None:
 
 for command in (
     init.init,
-    clusters.join,
-    clusters.unjoin,
-    clusters.clusters,
-    inspect.get,
-    clusters.cordon,
-    clusters.uncordon,
-    clusters.taint,
+    membership.join,
+    membership.unjoin,
+    membership.clusters,
+    get.get,
+    membership.cordon,
+    membership.uncordon,
+    membership.taint,
     config.config,
     sync.sync,
     adopt.adopt,
     diff.diff,
-    inspect.status,
-    inspect.explain,
-    inspect.doctor,
+    status.status,
+    explain.explain,
+    doctor.doctor,
 ):
     fed.add_command(command)

@@ -1,13 +1,20 @@
-"""`kubectl_complete-fed`: kubectl's plugin completion protocol over click's completion.
+"""Completion: `kubectl_complete-fed`, and every `shell_complete` callback of the commands.
 
-kubectl runs this with the words after `fed` plus the word being completed; we
-print one candidate per line (`value<TAB>help`) and a last `:4` directive (no
-file completion). Only click is imported unless a member name is completed.
+kubectl runs `kubectl_complete-fed` with the words after `fed` plus the word being
+completed; we print one candidate per line (`value<TAB>help`) and a last `:4` directive (no
+file completion). Only click is imported unless a member or template name is completed;
+those ask the host, briefly, and never fail loudly.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
+
+import click
+from click.shell_completion import CompletionItem
+
+from kubectl_fed.cli.settings import Settings, resolve_kind
 
 NO_FILE_COMPLETION = 4
 
@@ -28,6 +35,82 @@ def main() -> None:
         help_text = (item.help or "").split("\n")[0]
         print(f"{item.value}\t{help_text}" if help_text else item.value)
     print(f":{NO_FILE_COMPLETION}")
+
+
+def complete_members(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Member names from local state, then from the host when it answers quickly."""
+    s = ctx.ensure_object(Settings)
+    names: set[str] = set()
+    try:
+        names.update(s.state.members())
+        s.request_timeout = s.request_timeout or "2s"
+        names.update(c["metadata"]["name"] for c in s.host().clusters())
+    except Exception:  # completion must never fail loudly
+        pass
+    return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
+def complete_cluster_list(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """`--clusters a,b,<TAB>`: complete the last member name, keep the ones before."""
+    done, _, last = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    chosen = set(done.split(","))
+    names = [i.value for i in complete_members(ctx, param, last) if i.value not in chosen]
+    return [CompletionItem(prefix + name) for name in names]
+
+
+def complete_types(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Federated type names (plural), known without asking any server."""
+    from kubectl_fed.planning.types import default_types
+
+    names = sorted(t.plural for t in default_types())
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def complete_get_types(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    found = complete_types(ctx, param, incomplete)
+    if "clusters".startswith(incomplete):
+        found.insert(0, CompletionItem("clusters"))
+    return found
+
+
+def complete_references(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """TYPE, then TYPE/NAME with the names of that type's federated templates."""
+    if "/" not in incomplete:
+        return complete_types(ctx, param, incomplete)
+    kind, _, prefix = incomplete.partition("/")
+    names = _template_names(ctx, kind)
+    return [CompletionItem(f"{kind}/{n}") for n in names if n.startswith(prefix)]
+
+
+def complete_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """`get TYPE <TAB>`: names of TYPE's federated templates (none for `get clusters`)."""
+    from kubectl_fed.cli.get import CLUSTER_TYPES  # get imports this module
+
+    kind = str(ctx.params.get("kind") or "")
+    if not kind or kind.lower() in CLUSTER_TYPES:
+        return []
+    return [CompletionItem(n) for n in _template_names(ctx, kind) if n.startswith(incomplete)]
+
+
+def _template_names(ctx: click.Context, kind: str) -> list[str]:
+    """Names of federated templates of a type, when the host answers quickly."""
+    from kubectl_fed.ops.status import Selector, federated_objects
+
+    s = ctx.ensure_object(Settings)
+    try:
+        s.request_timeout = s.request_timeout or "2s"
+        host = s.host()
+        resource = resolve_kind(host, kind)
+        selector = Selector(resource["group"], resource["kind"])
+        namespace = None if ctx.params.get("all_namespaces") else ctx.params.get("namespace")
+        templates = [
+            (fo.get("spec") or {}).get("template") or {}
+            for fo in federated_objects(host, namespace or "default")
+        ]
+        return sorted({t["metadata"]["name"] for t in templates if selector.matches(t)})
+    except Exception:  # completion must never fail loudly
+        return []
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubectl_fed.cli.clusters import complete_members
-from kubectl_fed.cli.settings import host_options, settings
+from kubectl_fed.cli.completion import complete_members
+from kubectl_fed.cli.settings import host_options, parse_reference, resolve_kind, settings
 
 if TYPE_CHECKING:
     from kubectl_fed.ops.diff import Difference
@@ -86,18 +86,12 @@ def diff(
 
 def _selection(host: Any, references: tuple[str, ...]) -> set[tuple[str, str, str | None]] | None:
     """(group, kind, name) per reference; name None selects every object of the kind."""
-    from kubectl_fed.core.resources import UnknownType, resolve_type, split_reference
-    from kubectl_fed.errors import FedError
-
     if not references:
         return None
     selection: set[tuple[str, str, str | None]] = set()
     for reference in references:
-        try:
-            kind, name = split_reference(reference)
-            resource = resolve_type(host.kube.api_resources(), kind)
-        except UnknownType as err:
-            raise FedError(str(err)) from None
+        kind, name = parse_reference(reference)
+        resource = resolve_kind(host, kind)
         selection.add((resource["group"], resource["kind"], name))
     return selection
 

@@ -1,4 +1,5 @@
-"""What every command shares: the host flags, local state and the host connection."""
+"""What every command shares: the host flags, local state and the host connection; the
+output and namespace flags; TYPE[/NAME] arguments resolved against the host."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kubectl_fed.core.api import DEFAULT_FED_NAMESPACE
 from kubectl_fed.errors import FedError
 
 if TYPE_CHECKING:
+    from kubectl_fed.core.resources import Resource
     from kubectl_fed.kube.host import Host
     from kubectl_fed.state import LocalState
 
@@ -146,3 +148,35 @@ def dry_run_option(function: F) -> F:
         show_default=True,
         help="client: print what would be sent, send nothing; server: send with dryRun=All.",
     )(function)
+
+
+def namespace_options(function: F) -> F:
+    function = click.option(
+        "-A", "--all-namespaces", is_flag=True, help="Every namespace (adds a NAMESPACE column)."
+    )(function)
+    return click.option("-n", "--namespace", default="default", show_default=True)(function)
+
+
+def namespace_scope(namespace: str, all_namespaces: bool) -> str | None:
+    """The namespace to read, None for every namespace."""
+    return None if all_namespaces else namespace
+
+
+def resolve_kind(host: Host, text: str) -> Resource:
+    """A TYPE as the user typed it (`deploy`, `deployments.apps`), from host discovery."""
+    from kubectl_fed.core.resources import UnknownType, resolve_type
+
+    try:
+        return resolve_type(host.kube.api_resources(), text)
+    except UnknownType as err:
+        raise FedError(str(err)) from None
+
+
+def parse_reference(reference: str) -> tuple[str, str | None]:
+    """`deploy/web` -> ("deploy", "web"); `deploy` -> ("deploy", None)."""
+    from kubectl_fed.core.resources import UnknownType, split_reference
+
+    try:
+        return split_reference(reference)
+    except UnknownType as err:
+        raise FedError(str(err)) from None

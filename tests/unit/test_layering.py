@@ -61,3 +61,13 @@ def test_cli_modules_import_nothing_heavy_at_top_level() -> None:
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
         assert not [n for n in names if n.startswith(heavy)], path.name
+
+
+def test_only_cli_imports_click() -> None:
+    """Errors and output below cli/ know nothing of the command line (style.md)."""
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p, names in modules()
+        if any(n == "click" or n.startswith("click.") for n in names) and p.parent.name != "cli"
+    ]
+    assert offenders == []

@@ -93,7 +93,7 @@ def test_a_file_breaking_the_schema_is_refused_by_path_and_key(
     path.write_text(text)
     with pytest.raises(FedError) as raised:
         LocalState.load(path)
-    shown = raised.value.format_message()
+    shown = raised.value.message
     assert shown.startswith(f"{path}: ") and message in shown
     assert "\n" not in shown
     assert path.read_text() == text
@@ -124,10 +124,8 @@ def test_set_refuses_unknown_keys_and_invalid_values_leaving_the_file_alone(
     state = LocalState.load(path)
     with pytest.raises(FedError) as raised:
         state.set("defaults.request-timout", "5s")
-    assert raised.value.format_message().startswith(
-        f"{path}: unknown key 'defaults.request-timout'"
-    )
-    assert "defaults.request-timeout" in raised.value.format_message()  # the known keys
+    assert raised.value.message.startswith(f"{path}: unknown key 'defaults.request-timout'")
+    assert "defaults.request-timeout" in raised.value.message  # the known keys
     with pytest.raises(
         FedError, match=rf'^{path}: defaults.request-timeout: invalid duration "soon"'
     ):

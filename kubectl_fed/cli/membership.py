@@ -5,27 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from click.shell_completion import CompletionItem
 
+from kubectl_fed.cli.completion import complete_members
 from kubectl_fed.cli.settings import dry_run_option, host_options, output_options, settings
+from kubectl_fed.cli.terminal import echo
 from kubectl_fed.errors import FedError
-
-CLUSTER_TYPES = ("clusters", "cluster", "fcluster", "federatedclusters", "federatedcluster")
-
-
-def complete_members(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
-    """Member names from local state, then from the host when it answers quickly."""
-    from kubectl_fed.cli.settings import Settings
-
-    s = ctx.ensure_object(Settings)
-    names: set[str] = set()
-    try:
-        names.update(s.state.members())
-        s.request_timeout = s.request_timeout or "2s"
-        names.update(c["metadata"]["name"] for c in s.host().clusters())
-    except Exception:  # completion must never fail loudly
-        pass
-    return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
 
 
 def _parsed(parse: Any, text: str | None, flag: str) -> Any:
@@ -176,7 +160,7 @@ def _cluster_columns() -> list[Any]:
 
 
 def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
-    from kubectl_fed.output import echo, render
+    from kubectl_fed.output import render
 
     s = settings()
     host = s.host()
