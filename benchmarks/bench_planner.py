@@ -22,14 +22,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import NamedTuple
 
-from kubectl_fed.core.selection import (
-    ClusterInfo,
-    ClusterSet,
-    CurrentPlacement,
-    WorkloadInfo,
-    parse_policy,
-    select_clusters,
-)
+from kubectl_fed.core.policy import parse_policy
+from kubectl_fed.core.scheduling import ClusterInfo, ClusterSet, CurrentPlacement, WorkloadInfo
+from kubectl_fed.core.selection import select_clusters
 from kubectl_fed.planner import plan
 
 CLUSTER_COUNTS = (10, 50, 200)

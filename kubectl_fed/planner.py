@@ -1,5 +1,5 @@
 """Public replica-division API: ``plan`` (KubeAdmiral) and ``plan_v1`` (Federation v1 / KubeFed)."""
 
-from kubectl_fed.core.planner import plan, plan_v1
+from kubectl_fed.core.replicas import plan, plan_v1
 
 __all__ = ["plan", "plan_v1"]

@@ -1,33 +1,61 @@
-"""Names of the federation API (KubeAdmiral's core.kubeadmiral.io/v1alpha1) and its marks."""
+"""The former home of core/kubeadmiral.py (and of four marks now in core/marks.py).
+
+TODO(house): importers in ops/cli; remove this module once they import
+kubectl_fed.core.kubeadmiral and kubectl_fed.core.marks instead.
+"""
 
 from __future__ import annotations
 
-GROUP = "core.kubeadmiral.io"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-DEFAULT_FED_NAMESPACE = "kube-admiral-system"
+from kubectl_fed.core.kubeadmiral import (
+    API_VERSION,
+    CLUSTER_FEDERATED_OBJECTS,
+    CLUSTER_OVERRIDE_POLICIES,
+    CLUSTER_PROPAGATION_POLICIES,
+    DEFAULT_FED_NAMESPACE,
+    FEDERATED_CLUSTERS,
+    FEDERATED_OBJECTS,
+    FEDERATED_TYPE_CONFIGS,
+    GROUP,
+    JOINED,
+    OFFLINE,
+    OVERRIDE_POLICIES,
+    PROPAGATION_POLICIES,
+    READY,
+    SECRET_CA,
+    SECRET_CERT,
+    SECRET_KEY,
+    SECRET_TOKEN,
+    VERSION,
+)
+from kubectl_fed.core.marks import (
+    CORDON_TAINT_KEY,
+    CREDENTIALS_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+)
 
-# Plural names of our kinds, and whether they are namespaced.
-FEDERATED_CLUSTERS = "federatedclusters"
-PROPAGATION_POLICIES = "propagationpolicies"
-CLUSTER_PROPAGATION_POLICIES = "clusterpropagationpolicies"
-OVERRIDE_POLICIES = "overridepolicies"
-CLUSTER_OVERRIDE_POLICIES = "clusteroverridepolicies"
-FEDERATED_OBJECTS = "federatedobjects"
-CLUSTER_FEDERATED_OBJECTS = "clusterfederatedobjects"
-FEDERATED_TYPE_CONFIGS = "federatedtypeconfigs"
-
-# Secret keys holding member credentials (KubeAdmiral's layout).
-SECRET_CA = "certificate-authority-data"
-SECRET_CERT = "client-certificate-data"
-SECRET_KEY = "client-key-data"
-SECRET_TOKEN = "service-account-token-data"
-
-# kubectl-fed's own marks (KubeAdmiral has no equivalent).
-CREDENTIALS_ANNOTATION = "kubectl-fed.io/credentials"  # "secret" | "local"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "kubectl-fed"
-CORDON_TAINT_KEY = "kubectl-fed.io/unschedulable"
-
-# Condition types on FederatedCluster status.
-JOINED, READY, OFFLINE = "Joined", "Ready", "Offline"
+__all__ = [
+    "API_VERSION",
+    "CLUSTER_FEDERATED_OBJECTS",
+    "CLUSTER_OVERRIDE_POLICIES",
+    "CLUSTER_PROPAGATION_POLICIES",
+    "CORDON_TAINT_KEY",
+    "CREDENTIALS_ANNOTATION",
+    "DEFAULT_FED_NAMESPACE",
+    "FEDERATED_CLUSTERS",
+    "FEDERATED_OBJECTS",
+    "FEDERATED_TYPE_CONFIGS",
+    "GROUP",
+    "JOINED",
+    "MANAGED_BY",
+    "MANAGED_BY_LABEL",
+    "OFFLINE",
+    "OVERRIDE_POLICIES",
+    "PROPAGATION_POLICIES",
+    "READY",
+    "SECRET_CA",
+    "SECRET_CERT",
+    "SECRET_KEY",
+    "SECRET_TOKEN",
+    "VERSION",
+]

@@ -13,76 +13,55 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.labels import DNS_SUBDOMAIN
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import ADOPTED_ANNOTATION as ADOPTED_ANNOTATION
+from kubectl_fed.core.marks import (
+    CLUSTER_OVERRIDE_POLICY_LABEL,
+    FEDERATION_ANNOTATIONS,
+    FEDERATION_LABELS,
+    JOB_CONTROLLER_UID_LABELS,
+    KUBEADMIRAL_HOST_ANNOTATIONS,
+    KUBEADMIRAL_INTERNAL_PREFIX,
+    MEMBER_MARK_ANNOTATIONS,
+    MEMBER_MARK_LABELS,
+    OVERRIDE_POLICY_LABEL,
+    TEMPLATE_METADATA,
+)
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import (
+    CLUSTER_PROPAGATION_POLICY_LABEL as CLUSTER_PROPAGATION_POLICY_LABEL,
+)
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import CLUSTERS_TO_ADOPT_ANNOTATION as CLUSTERS_TO_ADOPT_ANNOTATION
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import CONFLICT_RESOLUTION_ANNOTATION as CONFLICT_RESOLUTION_ANNOTATION
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import MANAGED_LABEL as MANAGED_LABEL
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import (
+    NO_FEDERATED_RESOURCE_ANNOTATION as NO_FEDERATED_RESOURCE_ANNOTATION,
+)
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import PROPAGATION_POLICY_LABEL as PROPAGATION_POLICY_LABEL
+from kubectl_fed.core.objects import fnv1_32
 
 CONTROLLER = "kubectl-fed"  # our entry in spec.placements[] and spec.overrides[]
 # The placements[] entry of followers (where a ConfigMap goes because a workload uses it),
 # under the name KubeAdmiral's follower controller writes, kept apart from the scheduler's.
 FOLLOWER_CONTROLLER = "kubeadmiral.io/follower-controller"
 
-PROPAGATION_POLICY_LABEL = "kubeadmiral.io/propagation-policy-name"
-CLUSTER_PROPAGATION_POLICY_LABEL = "kubeadmiral.io/cluster-propagation-policy-name"
-OVERRIDE_POLICY_LABEL = "kubeadmiral.io/override-policy-name"
-CLUSTER_OVERRIDE_POLICY_LABEL = "kubeadmiral.io/cluster-override-policy-name"
-MANAGED_LABEL = "kubeadmiral.io/managed"
-
-CONFLICT_RESOLUTION_ANNOTATION = "kubeadmiral.io/conflict-resolution"
-CLUSTERS_TO_ADOPT_ANNOTATION = "kubeadmiral.io/clusters-to-adopt"
-ORPHAN_ANNOTATION = "kubeadmiral.io/orphan"
-RETAIN_REPLICAS_ANNOTATION = "kubeadmiral.io/retain-replicas"
-NO_FEDERATED_RESOURCE_ANNOTATION = "kubeadmiral.io/no-federated-resource"
-ADOPTED_ANNOTATION = "kubeadmiral.io/adopted"
-
-# Moved from the template to the FederatedObject: they steer the federation, not the members.
-FEDERATION_LABELS = frozenset(
-    {
-        PROPAGATION_POLICY_LABEL,
-        CLUSTER_PROPAGATION_POLICY_LABEL,
-        OVERRIDE_POLICY_LABEL,
-        CLUSTER_OVERRIDE_POLICY_LABEL,
-    }
-)
-FEDERATION_ANNOTATIONS = frozenset(
-    {
-        CONFLICT_RESOLUTION_ANNOTATION,
-        CLUSTERS_TO_ADOPT_ANNOTATION,
-        ORPHAN_ANNOTATION,
-        RETAIN_REPLICAS_ANNOTATION,
-    }
-)
-# Dropped from the template and kept nowhere: the sync loop stamps the member marks itself
-# (a template adopted from a member must not carry `managed: "false"` to every cluster), and
-# KubeAdmiral's host-side bookkeeping means nothing to a member.
-# kubectl-fed stamps `adopted` (and its applied hash) as labels: an annotation change bumps a
-# Deployment's generation, and adoption must leave it as it is. KubeAdmiral's annotation
-# spelling is still recognised and removed.
-APPLIED_HASH_LABEL = "kubectl-fed.io/applied-hash"
-_MEMBER_MARK_LABELS = frozenset({MANAGED_LABEL, ADOPTED_ANNOTATION, APPLIED_HASH_LABEL})
-_MEMBER_MARK_ANNOTATIONS = frozenset({ADOPTED_ANNOTATION})
-_HOST_ONLY_ANNOTATIONS = frozenset({"kubeadmiral.io/latest-replicaset-digests"})
-_HOST_ONLY_ANNOTATION_PREFIX = "internal.kubeadmiral.io/"
-
-# Set by the apiserver of the host; they describe the host's copy, not the members'.
-SERVER_SET_METADATA = (
-    "uid",
-    "resourceVersion",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-    "selfLink",
-    "generation",
-)
-
-# A Job's pod template labels the apiserver adds, with the uid of the Job it adds them to,
-# when it generates the selector (`spec.manualSelector` unset or false).
-JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
-
 MAX_NAME_LENGTH = 253  # a DNS-1123 subdomain
 _NAME_SAFE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789.-")
 _DOTS = re.compile(r"\.{2,}")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def federated_object_name(name: str, plural: str, group: str) -> str:
@@ -104,11 +83,11 @@ def federated_object_name(name: str, plural: str, group: str) -> str:
     safe_name, changed = _dns_safe(name)
     federated = f"{safe_name}-{type_name}"
     if changed:
-        federated = f"{federated}-{_fnv32(name)}"
+        federated = f"{federated}-{fnv1_32(name)}"
     federated = _shorten(federated)
-    if _DNS_SUBDOMAIN.fullmatch(federated):
+    if DNS_SUBDOMAIN.fullmatch(federated):
         return federated
-    repaired = _valid_subdomain(f"{safe_name}-{type_name}-{_fnv32(name)}")
+    repaired = _valid_subdomain(f"{safe_name}-{type_name}-{fnv1_32(name)}")
     return _valid_subdomain(_shorten(repaired))
 
 
@@ -134,7 +113,7 @@ def clean_template(obj: dict[str, Any]) -> dict[str, Any]:
     template.pop("status", None)
     metadata = template.get("metadata")
     if isinstance(metadata, dict):
-        for field in SERVER_SET_METADATA:
+        for field in TEMPLATE_METADATA:
             metadata.pop(field, None)
         _drop_keys(metadata, "labels", _label_leaves_template)
         _drop_keys(metadata, "annotations", _annotation_leaves_template)
@@ -198,7 +177,7 @@ def build_federated_object(
     if metadata.get("uid"):
         fed_metadata["ownerReferences"] = [_controller_reference(template)]
     return {
-        "apiVersion": api.API_VERSION,
+        "apiVersion": kubeadmiral.API_VERSION,
         "kind": "FederatedObject" if namespace else "ClusterFederatedObject",
         "metadata": fed_metadata,
         "spec": _federated_spec(template, placements, overrides, follows),
@@ -278,15 +257,15 @@ def _federation_marks(metadata: dict[str, Any], field: str) -> dict[str, str]:
 
 
 def _label_leaves_template(key: str) -> bool:
-    return key in FEDERATION_LABELS or key in _MEMBER_MARK_LABELS
+    return key in FEDERATION_LABELS or key in MEMBER_MARK_LABELS
 
 
 def _annotation_leaves_template(key: str) -> bool:
     return (
         key in FEDERATION_ANNOTATIONS
-        or key in _MEMBER_MARK_ANNOTATIONS
-        or key in _HOST_ONLY_ANNOTATIONS
-        or key.startswith(_HOST_ONLY_ANNOTATION_PREFIX)
+        or key in MEMBER_MARK_ANNOTATIONS
+        or key in KUBEADMIRAL_HOST_ANNOTATIONS
+        or key.startswith(KUBEADMIRAL_INTERNAL_PREFIX)
     )
 
 
@@ -331,19 +310,10 @@ def _dns_safe(name: str) -> tuple[str, bool]:
 def _shorten(name: str) -> str:
     if len(name) <= MAX_NAME_LENGTH:
         return name
-    suffix = str(_fnv32(name))
+    suffix = str(fnv1_32(name))
     return f"{name[: MAX_NAME_LENGTH - len(suffix) - 1]}-{suffix}"
 
 
 def _valid_subdomain(name: str) -> str:
     parts = (part.strip("-") for part in _dns_safe(name)[0].split("."))
     return ".".join(part for part in parts if part)
-
-
-def _fnv32(text: str) -> int:
-    """FNV-1 32-bit, Go's `hash/fnv.New32`, which KubeAdmiral uses for name suffixes."""
-    value = 0x811C9DC5
-    for byte in text.encode():
-        value = (value * 0x01000193) & 0xFFFFFFFF
-        value ^= byte
-    return value

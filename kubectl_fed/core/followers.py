@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.objects import api_group as api_group
+from kubectl_fed.core.objects import field_at
+
 # (API group, kind) -> keys leading to the pod spec; the kinds KubeAdmiral knows, plus ReplicaSet.
 POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "Pod"): ("spec",),
@@ -45,12 +49,6 @@ Reference = tuple[str, str]
 _EVERYWHERE = frozenset({("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")})
 
 
-def api_group(obj: dict[str, Any]) -> str:
-    """`apps/v1` -> `apps`; the core group (`v1`) is the empty string."""
-    group, _, _version = str(obj.get("apiVersion", "")).rpartition("/")
-    return group
-
-
 def pod_spec_path(obj: dict[str, Any]) -> tuple[str, ...] | None:
     """The keys leading to the pod spec of a workload kind, None for other kinds."""
     return POD_SPEC_PATHS.get((api_group(obj), str(obj.get("kind", ""))))
@@ -59,9 +57,7 @@ def pod_spec_path(obj: dict[str, Any]) -> tuple[str, ...] | None:
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     """The pod spec of a workload, None when the kind has none or the object lacks it."""
     path = pod_spec_path(obj)
-    node: Any = obj if path else None
-    for key in path or ():
-        node = node.get(key) if isinstance(node, dict) else None
+    node = field_at(obj, *path) if path else None
     return node if isinstance(node, dict) else None
 
 
@@ -118,7 +114,5 @@ def _items(obj: dict[str, Any], *keys: str) -> Iterator[dict[str, Any]]:
 
 
 def _name_at(obj: dict[str, Any], *keys: str) -> str:
-    node: Any = obj
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
+    node = field_at(obj, *keys)
     return node if isinstance(node, str) else ""

@@ -6,16 +6,15 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral, marks
 from kubectl_fed.core.kubeconfig import Credentials
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION as CLUSTER_ID_ANNOTATION
 
 REDACTED = "<redacted>"
 
-# What a member *is*, whatever name, URL or TLS setting reaches it: the UID of its
-# kube-system namespace (Karmada's cluster ID). Recorded on the FederatedCluster as an
-# annotation: KubeAdmiral's spec has no field for it, and a label would be matched by
-# every clusterSelector and shown in every LABELS column.
-CLUSTER_ID_ANNOTATION = "kubectl-fed.io/cluster-id"
+# The namespace whose UID tells what a member *is* (marks.CLUSTER_ID_ANNOTATION).
 IDENTITY_NAMESPACE = "kube-system"
 
 
@@ -25,10 +24,10 @@ def secret_name(cluster: str) -> str:
 
 def build_secret(cluster: str, namespace: str, credentials: Credentials) -> dict[str, Any]:
     data = {
-        api.SECRET_CA: credentials.ca_data,
-        api.SECRET_CERT: credentials.cert_data,
-        api.SECRET_KEY: credentials.key_data,
-        api.SECRET_TOKEN: credentials.token.encode() if credentials.token else None,
+        kubeadmiral.SECRET_CA: credentials.ca_data,
+        kubeadmiral.SECRET_CERT: credentials.cert_data,
+        kubeadmiral.SECRET_KEY: credentials.key_data,
+        kubeadmiral.SECRET_TOKEN: credentials.token.encode() if credentials.token else None,
     }
     return {
         "apiVersion": "v1",
@@ -37,7 +36,7 @@ def build_secret(cluster: str, namespace: str, credentials: Credentials) -> dict
         "metadata": {
             "name": secret_name(cluster),
             "namespace": namespace,
-            "labels": {api.MANAGED_BY_LABEL: api.MANAGED_BY},
+            "labels": {marks.MANAGED_BY_LABEL: marks.MANAGED_BY},
         },
         "data": {k: base64.b64encode(v).decode() for k, v in data.items() if v},
     }
@@ -45,12 +44,12 @@ def build_secret(cluster: str, namespace: str, credentials: Credentials) -> dict
 
 def credentials_from_secret(server: str, insecure: bool, secret: dict[str, Any]) -> Credentials:
     data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-    token = data.get(api.SECRET_TOKEN)
+    token = data.get(kubeadmiral.SECRET_TOKEN)
     return Credentials(
         server=server,
-        ca_data=data.get(api.SECRET_CA),
-        cert_data=data.get(api.SECRET_CERT),
-        key_data=data.get(api.SECRET_KEY),
+        ca_data=data.get(kubeadmiral.SECRET_CA),
+        cert_data=data.get(kubeadmiral.SECRET_CERT),
+        key_data=data.get(kubeadmiral.SECRET_KEY),
         token=token.decode() if token else None,
         insecure=insecure,
     )
@@ -81,11 +80,11 @@ def build_federated_cluster(
         spec["insecure"] = True
     if secret:
         spec["secretRef"] = {"name": secret}
-    annotations = {api.CREDENTIALS_ANNOTATION: credentials_mode}
+    annotations = {marks.CREDENTIALS_ANNOTATION: credentials_mode}
     if cluster_id:
-        annotations[CLUSTER_ID_ANNOTATION] = cluster_id
+        annotations[marks.CLUSTER_ID_ANNOTATION] = cluster_id
     return {
-        "apiVersion": api.API_VERSION,
+        "apiVersion": kubeadmiral.API_VERSION,
         "kind": "FederatedCluster",
         "metadata": {"name": name, "labels": {**labels}, "annotations": annotations},
         "spec": spec,
@@ -94,13 +93,13 @@ def build_federated_cluster(
 
 def credentials_mode(cluster: dict[str, Any]) -> str:
     annotations = (cluster.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(api.CREDENTIALS_ANNOTATION, "secret"))
+    return str(annotations.get(marks.CREDENTIALS_ANNOTATION, "secret"))
 
 
 def recorded_cluster_id(cluster: dict[str, Any]) -> str:
     """The identity recorded at join ("" for members joined before it was recorded)."""
     annotations = (cluster.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(CLUSTER_ID_ANNOTATION) or "")
+    return str(annotations.get(marks.CLUSTER_ID_ANNOTATION) or "")
 
 
 def member_with_id(clusters: list[dict[str, Any]], cluster_id: str, exclude: str) -> str | None:
@@ -163,9 +162,9 @@ def probe_status(previous: dict[str, Any], probe: Probe, now: str) -> dict[str, 
     reason = "ClusterReady" if probe.reachable else "ClusterNotReachable"
     message = probe.message or ("cluster is reachable" if probe.reachable else "no answer")
     conditions = [
-        _condition(old, api.JOINED, True, "ClusterJoined", "cluster joined", now),
-        _condition(old, api.READY, probe.reachable, reason, message, now),
-        _condition(old, api.OFFLINE, not probe.reachable, reason, message, now),
+        _condition(old, kubeadmiral.JOINED, True, "ClusterJoined", "cluster joined", now),
+        _condition(old, kubeadmiral.READY, probe.reachable, reason, message, now),
+        _condition(old, kubeadmiral.OFFLINE, not probe.reachable, reason, message, now),
     ]
     status: dict[str, Any] = {**previous, "conditions": conditions, "joinPerformed": True}
     if probe.reachable:

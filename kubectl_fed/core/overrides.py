@@ -4,24 +4,27 @@ Semantics follow KubeAdmiral's override controller, with one deliberate differen
 overrider sees the effect of the ones before it (KubeAdmiral computes every overrider kind
 from the untouched template), because patches are generated against a working copy.
 Any failure raises `OverrideError`, whose one-line message the sync loop records as
-`ApplyOverridesFailed`.
+`ApplyOverridesFailed`. The patches themselves are applied by core/jsonpatch.py, image
+references parsed by core/images.py.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from kubectl_fed.core.followers import pod_spec_path
+from kubectl_fed.core.images import ImageError, ImageReference
+from kubectl_fed.core.jsonpatch import Patch, PatchError, apply_patches, escape, value_at
 from kubectl_fed.core.labels import (
     key_problem,
     requirement_matches,
     requirement_problem,
     value_problem,
 )
+from kubectl_fed.core.objects import field_at
 
 # Changing these would make the member object a different object, or another kind.
 REFUSED_PATHS = ("/metadata/name", "/metadata/namespace", "/metadata/generateName", "/kind")
@@ -29,9 +32,6 @@ REFUSED_PATHS = ("/metadata/name", "/metadata/namespace", "/metadata/generateNam
 
 class OverrideError(ValueError):
     """An override that cannot be computed or applied; the message is one line."""
-
-
-Patch = dict[str, Any]
 
 
 def rule_matches(
@@ -77,28 +77,20 @@ def patches_for_cluster(
         for where, make_patches, overrider in _overriders(policy, cluster_name, cluster_labels):
             try:
                 produced = make_patches(working, _dict(overrider, "an overrider"))
-                working = apply_patches(working, produced)
-            except OverrideError as error:
+                working = apply_patches(working, produced, REFUSED_PATHS)
+            except (OverrideError, PatchError, ImageError) as error:
                 raise OverrideError(f"{where}: {error}") from None
             patches.extend(produced)
     return patches
 
 
-def apply_patches(obj: dict[str, Any], patches: list[Patch]) -> dict[str, Any]:
-    """`obj` with RFC 6902 patches applied (add, remove, replace, move, copy, test).
-
-    Paths are JSON pointers (`~1` is `/`, `~0` is `~`); `-` appends to an array. Writing to
-    a refused path (or to one of its parents) fails, reading it (test, copy from) does not.
-    """
-    document: Any = copy.deepcopy(obj)
-    for index, patch in enumerate(patches):
-        try:
-            document = _apply_one(document, patch)
-        except OverrideError as error:
-            raise OverrideError(f"patch {index} ({_describe(patch)}): {error}") from None
-    if not isinstance(document, dict):
-        raise OverrideError("the patches leave something other than an object")
-    return document
+def apply_overrides(obj: dict[str, Any], patches: list[Patch]) -> dict[str, Any]:
+    """`obj` with the patches of its overrides applied (core/jsonpatch.py), none of which
+    may write a REFUSED_PATHS entry (or a parent of one); OverrideError otherwise."""
+    try:
+        return apply_patches(obj, patches, REFUSED_PATHS)
+    except PatchError as error:
+        raise OverrideError(str(error)) from None
 
 
 # --- policies, rules, overriders ---------------------------------------------------------
@@ -110,9 +102,9 @@ def _overriders(
     policy: dict[str, Any], cluster_name: str, cluster_labels: dict[str, str]
 ) -> Iterator[tuple[str, MakePatches, Any]]:
     """(where, patch maker, overrider) for each overrider of the rules matching the cluster."""
-    where = f"{policy.get('kind') or 'OverridePolicy'} {_field(policy, 'metadata', 'name') or ''}"
+    where = f"{policy.get('kind') or 'OverridePolicy'} {field_at(policy, 'metadata', 'name') or ''}"
     try:
-        rules = _list(_field(policy, "spec", "overrideRules"), "spec.overrideRules")
+        rules = _list(field_at(policy, "spec", "overrideRules"), "spec.overrideRules")
     except OverrideError as error:
         raise OverrideError(f"{where}: {error}") from None
     for index, rule in enumerate(rules):
@@ -154,7 +146,7 @@ def _image_patches(obj: dict[str, Any], overrider: dict[str, Any]) -> list[Patch
         paths = [f"{path}/image" for path, c in containers if not names or c.get("name") in names]
     patches = []
     for path in paths:
-        current = _get(obj, path)
+        current = value_at(obj, path)
         if not isinstance(current, str):
             raise OverrideError(f"{path} is not an image string")
         new = str(_override_image(ImageReference.parse(current), operations))
@@ -301,54 +293,12 @@ def _override_component(old: str, operator: str, value: str, component: str) -> 
 
 # --- image references -----------------------------------------------------------------------
 
-# The grammar of github.com/distribution/reference, which KubeAdmiral parses images with.
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"  # Go's \w is ASCII, Python's is not
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?")
-_MAX_NAME_LENGTH = 255
-
-
-@dataclass(frozen=True)
-class ImageReference:
-    """`[registry/]repository[:tag][@digest]`, split as KubeAdmiral splits it."""
-
-    registry: str
-    repository: str
-    tag: str
-    digest: str
-
-    @classmethod
-    def parse(cls, image: str) -> ImageReference:
-        match = _REFERENCE.fullmatch(image)
-        if not match or len(match["name"]) > _MAX_NAME_LENGTH:
-            raise OverrideError(f"bad image reference {image!r}")
-        registry, repository = _split_registry(match["name"])
-        return cls(registry, repository, match["tag"] or "", match["digest"] or "")
-
-    def __str__(self) -> str:
-        text = f"{self.registry}/{self.repository}" if self.registry else self.repository
-        text += f":{self.tag}" if self.tag else ""
-        return text + (f"@{self.digest}" if self.digest else "")
-
-
 _IMAGE_COMPONENTS = {
     "Registry": "registry",
     "Repository": "repository",
     "Tag": "tag",
     "Digest": "digest",
 }
-
-
-def _split_registry(name: str) -> tuple[str, str]:
-    """Only a first part with `.` or `:`, or `localhost`, is a registry: not `ealen/echo-server`."""
-    first, slash, rest = name.partition("/")
-    if slash and (any(c in first for c in ".:") or first == "localhost"):
-        return first, rest
-    return "", name
 
 
 def _override_image(image: ImageReference, operations: list[dict[str, Any]]) -> ImageReference:
@@ -379,7 +329,7 @@ def _containers(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             f"kind {obj.get('kind')!r} has no pod template (give imagePath or use jsonpatch)"
         )
     pointer = "/" + "/".join(spec_path)
-    spec = _get(obj, pointer)
+    spec = value_at(obj, pointer)
     if not isinstance(spec, dict):
         raise OverrideError(f"no pod spec at {pointer}")
     for list_name in ("initContainers", "containers"):
@@ -410,7 +360,7 @@ def _env_var(env: Any) -> dict[str, Any]:
 
 def _set_member(parent_path: str, parent: dict[str, Any], key: str, new: Any) -> list[Patch]:
     """The patch setting `parent[key]` to `new`: none if unchanged, `add` if the key is absent."""
-    path = f"{parent_path}/{_escape(key)}"
+    path = f"{parent_path}/{escape(key)}"
     if key in parent:
         return [] if parent[key] == new else [{"op": "replace", "path": path, "value": new}]
     return [{"op": "add", "path": path, "value": new}] if new else []
@@ -453,153 +403,6 @@ def _field_matches(expression: dict[str, Any], cluster_name: str) -> bool:
     return (cluster_name == str(values[0])) == (operator == "In")
 
 
-# --- RFC 6902 -----------------------------------------------------------------------------------
-
-_REFUSED_TOKENS = tuple(path[1:].split("/") for path in REFUSED_PATHS)
-_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
-
-
-def _apply_one(document: Any, patch: Any) -> Any:
-    patch = _dict(patch, "a patch")
-    op, path = patch.get("op"), patch.get("path")
-    if not isinstance(path, str):
-        raise OverrideError("a patch needs a path")
-    tokens = _tokens(path)
-    if op in ("add", "replace", "test") and "value" not in patch:
-        raise OverrideError(f"{op} needs a value")
-    value = copy.deepcopy(patch.get("value"))
-    if op == "test":
-        if not _json_equal(_resolve(document, tokens), value):
-            raise OverrideError("test failed: the value differs")
-        return document
-    if op not in ("add", "remove", "replace", "move", "copy"):
-        raise OverrideError(f"unknown op {op!r}")
-    _refuse(tokens)
-    if op in ("move", "copy"):
-        source = _tokens(_from(patch))
-        if op == "move":
-            _refuse(source)
-            if tokens[: len(source)] == source and tokens != source:
-                raise OverrideError("cannot move a value into itself")
-            value = _remove(document, source)
-        else:
-            value = copy.deepcopy(_resolve(document, source))
-        return _add(document, tokens, value)
-    if op in ("remove", "replace"):
-        _remove(document, tokens)
-    return document if op == "remove" else _add(document, tokens, value)
-
-
-def _add(document: Any, tokens: list[str], value: Any) -> Any:
-    if not tokens:
-        return value
-    parent, key = _resolve(document, tokens[:-1]), tokens[-1]
-    if isinstance(parent, dict):
-        parent[key] = value
-    elif isinstance(parent, list):
-        parent.insert(_index(key, len(parent), allow_end=True), value)
-    else:
-        raise OverrideError(f"{_pointer(tokens[:-1])} is not an object or array")
-    return document
-
-
-def _remove(document: Any, tokens: list[str]) -> Any:
-    """Remove and return the value at `tokens`, which must exist."""
-    if not tokens:
-        raise OverrideError("cannot remove the whole document")
-    parent, key = _resolve(document, tokens[:-1]), tokens[-1]
-    if isinstance(parent, dict):
-        if key not in parent:
-            raise OverrideError(
-                f"no such path: {_pointer(tokens[:-1]) or 'the document'} has no {key!r}"
-            )
-        return parent.pop(key)
-    if isinstance(parent, list):
-        return parent.pop(_index(key, len(parent)))
-    raise OverrideError(f"{_pointer(tokens[:-1])} is not an object or array")
-
-
-def _resolve(document: Any, tokens: list[str]) -> Any:
-    node = document
-    for depth, token in enumerate(tokens):
-        if isinstance(node, dict):
-            if token not in node:
-                where = _pointer(tokens[:depth]) or "the document"
-                raise OverrideError(f"no such path: {where} has no {token!r}")
-            node = node[token]
-        elif isinstance(node, list):
-            node = node[_index(token, len(node))]
-        else:
-            raise OverrideError(f"{_pointer(tokens[:depth])} is not an object or array")
-    return node
-
-
-def _get(document: Any, path: str) -> Any:
-    return _resolve(document, _tokens(path))
-
-
-def _index(token: str, length: int, *, allow_end: bool = False) -> int:
-    """An index into an array of `length`; adding may also name the end (`length` or `-`)."""
-    if token == "-" and allow_end:
-        return length
-    if not _ARRAY_INDEX.fullmatch(token):
-        raise OverrideError(f"{token!r} is not an array index")
-    if int(token) > length or (int(token) == length and not allow_end):
-        raise OverrideError(f"array index {token} is out of range")
-    return int(token)
-
-
-def _tokens(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise OverrideError(f"bad path {path!r}: a JSON pointer starts with '/'")
-    if re.search(r"~(?![01])", path):
-        raise OverrideError(f"bad path {path!r}: '~' must be written '~0'")
-    return [token.replace("~1", "/").replace("~0", "~") for token in path[1:].split("/")]
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(tokens: list[str]) -> str:
-    return "".join(f"/{_escape(token)}" for token in tokens)
-
-
-def _refuse(tokens: list[str]) -> None:
-    """Writing a refused path, anything under it, or a parent holding it is refused."""
-    for refused in _REFUSED_TOKENS:
-        common = min(len(tokens), len(refused))
-        if tokens[:common] == refused[:common]:
-            raise OverrideError(f"{_pointer(refused)} cannot be overridden")
-
-
-def _from(patch: dict[str, Any]) -> str:
-    source = patch.get("from")
-    if not isinstance(source, str):
-        raise OverrideError(f"{patch.get('op')} needs a from")
-    return source
-
-
-def _json_equal(left: Any, right: Any) -> bool:
-    """JSON equality: unlike Python's, `true` is not `1`."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_json_equal, left, right))
-    comparable = type(left) is type(right) or {type(left), type(right)} <= {int, float}
-    return comparable and left == right
-
-
-def _describe(patch: Any) -> str:
-    if not isinstance(patch, dict):
-        return "not an object"
-    return f"{patch.get('op')} {patch.get('path')}"
-
-
 # --- shapes -----------------------------------------------------------------------------------
 
 
@@ -617,14 +420,6 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise OverrideError(f"{what} must be an object")
     return value
-
-
-def _field(obj: dict[str, Any], *keys: str) -> Any:
-    """The value under `keys`, None where anything is missing."""
-    node: Any = obj
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
 
 
 def _string_dict(value: Any, what: str) -> dict[str, str]:

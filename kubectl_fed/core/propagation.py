@@ -16,44 +16,26 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_fed.core.federate import (
+from kubectl_fed.core.jsonpatch import escape
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.jsonpatch import unescape as unescape
+from kubectl_fed.core.marks import (
     ADOPTED_ANNOTATION,
+    ADOPTED_LABEL,
     APPLIED_HASH_LABEL,
     CLUSTERS_TO_ADOPT_ANNOTATION,
+    CONFLICT_RESOLUTION_ANNOTATION,
     MANAGED_LABEL,
+    MEMBER_MARK_ANNOTATIONS,
+    MEMBER_MARK_LABELS,
+    NOT_SENT_ANNOTATIONS,
+    SERVER_METADATA,
 )
-from kubectl_fed.core.overrides import apply_patches
+from kubectl_fed.core.objects import Object
+from kubectl_fed.core.overrides import apply_overrides
 from kubectl_fed.core.retain import retain_member_fields, strip_replicas
 from kubectl_fed.core.status import ClusterStatus
-
-ADOPTED_LABEL = ADOPTED_ANNOTATION  # same key; a label here (see core.federate)
-# Annotations never sent to members. The host's client-side-apply record describes the
-# host's object (sent on, it would mislead `kubectl apply` there); the revision annotations
-# belong to each member's Deployment controller. Sending either would also change
-# annotations, which bumps a Deployment's generation on adoption.
-HOST_ONLY_ANNOTATIONS = (
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "deployment.kubernetes.io/revision",
-    "deployment.kubernetes.io/revision-history",
-)
-# Marks a member copy carries; orphaning removes exactly these.
-MEMBER_MARK_LABELS = (MANAGED_LABEL, ADOPTED_LABEL, APPLIED_HASH_LABEL)
-MEMBER_MARK_ANNOTATIONS = (ADOPTED_ANNOTATION,)
-# Metadata the server owns: never compared, never a reason to write.
-SERVER_METADATA = frozenset(
-    {
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "managedFields",
-        "selfLink",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-    }
-)
-
-Object = dict[str, Any]
 
 
 def member_object(
@@ -68,13 +50,13 @@ def member_object(
 
     Raises OverrideError when a patch does not apply.
     """
-    obj = apply_patches(copy.deepcopy(template), patches) if patches else copy.deepcopy(template)
+    obj = apply_overrides(copy.deepcopy(template), patches) if patches else copy.deepcopy(template)
     _drop_host_allocations(obj)
     if retain_replicas:
         obj = strip_replicas(obj, replicas_path)  # the member's HPA owns the field
     metadata = obj.setdefault("metadata", {})
     annotations = metadata.get("annotations") or {}
-    for key in HOST_ONLY_ANNOTATIONS:
+    for key in NOT_SENT_ANNOTATIONS:
         annotations.pop(key, None)
     if "annotations" in metadata and not annotations:
         del metadata["annotations"]
@@ -139,7 +121,7 @@ def decide(
             "none",
             ClusterStatus.ALREADY_EXISTS,
             "an object not managed by the federation exists: add "
-            "kubeadmiral.io/conflict-resolution: adopt to the template to take it over",
+            f"{CONFLICT_RESOLUTION_ANNOTATION}: adopt to the template to take it over",
         )
     if labels.get(APPLIED_HASH_LABEL) != desired["metadata"]["labels"][APPLIED_HASH_LABEL]:
         return Decision("update", ClusterStatus.OK)
@@ -194,15 +176,6 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
             found.extend(differences(want, have, f"{path}/{index}"))
         return found
     return [] if _same_scalar(desired, live) else [path]
-
-
-def escape(token: str) -> str:
-    """A JSON pointer token (RFC 6901): label keys like `a.io/b` contain a slash."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
 
 
 def _same_scalar(desired: Any, live: Any) -> bool:

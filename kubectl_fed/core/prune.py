@@ -11,31 +11,15 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
 
-from kubectl_fed.core.followers import api_group
+from kubectl_fed.core.marks import (
+    COPY_METADATA,
+    DEPLOYMENT_REVISION_ANNOTATIONS,
+    JOB_CONTROLLER_UID_LABELS,
+)
+from kubectl_fed.core.objects import Object, api_group, field_at
 
-# Set by the member's apiserver on its copy.
-MEMBER_METADATA = (
-    "uid",
-    "resourceVersion",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "generation",
-    "managedFields",
-    "selfLink",
-    "ownerReferences",
-    "finalizers",
-)
-DEPLOYMENT_REVISION_ANNOTATIONS = (
-    "deployment.kubernetes.io/revision",
-    "deployment.kubernetes.io/revision-history",
-)
 SELECTED_NODE_ANNOTATION = "volume.kubernetes.io/selected-node"
-JOB_CONTROLLER_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
-
-Object = dict[str, Any]
 
 
 def prune_for_adoption(live: Object) -> Object:
@@ -57,7 +41,7 @@ def prune_for_adoption(live: Object) -> Object:
     template.pop("status", None)
     metadata = template.get("metadata")
     if isinstance(metadata, dict):
-        for field in MEMBER_METADATA:
+        for field in COPY_METADATA:
             metadata.pop(field, None)
     prune_kind = _KIND_PRUNERS.get((api_group(live), str(live.get("kind", ""))))
     if prune_kind:
@@ -81,7 +65,7 @@ def _prune_service_account(template: Object) -> None:
     if not isinstance(secrets, list):
         return
     token = re.compile(re.escape(f"{_name(template)}-token-") + "[a-z0-9]{5}")
-    kept = [s for s in secrets if not token.fullmatch(str(_get(s, "name") or ""))]
+    kept = [s for s in secrets if not token.fullmatch(str(field_at(s, "name") or ""))]
     if len(kept) == len(secrets):
         return
     if kept:
@@ -95,7 +79,7 @@ def _prune_job(template: Object) -> None:
     if not isinstance(spec, dict) or spec.get("manualSelector") is True:
         return
     spec.pop("selector", None)
-    labels = _get(spec, "template", "metadata", "labels")
+    labels = field_at(spec, "template", "metadata", "labels")
     if isinstance(labels, dict):
         for label in JOB_CONTROLLER_UID_LABELS:
             labels.pop(label, None)
@@ -115,7 +99,7 @@ _KIND_PRUNERS = {
 
 
 def _drop_annotations(template: Object, keys: tuple[str, ...]) -> None:
-    annotations = _get(template, "metadata", "annotations")
+    annotations = field_at(template, "metadata", "annotations")
     if not isinstance(annotations, dict) or not annotations.keys() & set(keys):
         return
     for key in keys:
@@ -125,11 +109,4 @@ def _drop_annotations(template: Object, keys: tuple[str, ...]) -> None:
 
 
 def _name(template: Object) -> str:
-    return str(_get(template, "metadata", "name") or "")
-
-
-def _get(obj: Object, *keys: str) -> Any:
-    node: Any = obj
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
+    return str(field_at(template, "metadata", "name") or "")

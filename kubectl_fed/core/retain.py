@@ -26,15 +26,11 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from kubectl_fed.core.followers import api_group
-
-FIELD_MANAGER = "kubectl-fed"
+from kubectl_fed.core.marks import FIELD_MANAGER
+from kubectl_fed.core.objects import Object, api_group, field_at
 
 # Where the serviceaccount admission plugin mounts the token (KubeAdmiral's retain.go).
 SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-Object = dict[str, Any]
-
 
 def retain_member_fields(
     desired: Object,
@@ -74,7 +70,7 @@ def retain_member_fields(
 def strip_replicas(obj: Object, path: tuple[str, ...] = ("spec", "replicas")) -> Object:
     """A copy of `obj` without the replicas field, for an apply that leaves it to an HPA."""
     stripped = copy.deepcopy(obj)
-    parent = _get(stripped, path[:-1])
+    parent = field_at(stripped, *path[:-1])
     if isinstance(parent, dict):
         parent.pop(path[-1], None)
     return stripped
@@ -113,7 +109,7 @@ def _owned_only_by_us(live_metadata: Object, field: str) -> set[str]:
     ours: set[str] = set()
     theirs: set[str] = set()
     for entry in live_metadata.get("managedFields") or []:
-        owned = _get(entry, ("fieldsV1", "f:metadata", f"f:{field}")) or {}
+        owned = field_at(entry, "fieldsV1", "f:metadata", f"f:{field}") or {}
         keys = {key[2:] for key in owned if key.startswith("f:")}
         (ours if entry.get("manager") == FIELD_MANAGER else theirs).update(keys)
     return ours - theirs
@@ -163,7 +159,7 @@ def _retain_persistent_volume(result: Object, live: Object) -> None:
 
 
 def _retain_job(result: Object, live: Object) -> None:
-    if _get(result, ("spec", "manualSelector")) is True:
+    if field_at(result, "spec", "manualSelector") is True:
         return
     _copy_field(live, result, ("spec", "selector"))
     _copy_field(live, result, ("spec", "template", "metadata", "labels"))
@@ -209,16 +205,9 @@ _KIND_RETAINERS: dict[tuple[str, str], Callable[[Object, Object], None]] = {
 # --- paths ----------------------------------------------------------------------------------------
 
 
-def _get(obj: Object, path: tuple[str, ...]) -> Any:
-    node: Any = obj
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
 def _copy_field(source: Object, target: Object, path: tuple[str, ...]) -> None:
     """target[path] = source[path], when the source has a non-empty value there."""
-    value = _get(source, path)
+    value = field_at(source, *path)
     if value in (None, "", [], {}):
         return
     parent = target

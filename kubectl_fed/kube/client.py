@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kubectl_fed import __version__
+from kubectl_fed.core.marks import FIELD_MANAGER
 from kubectl_fed.kube.errors import ApiError, Unreachable, from_response
 from kubectl_fed.kube.transport import Response, Transport, TransportError
 
-FIELD_MANAGER = "kubectl-fed"
 # Also names the field manager of writes that do not pass one (create, merge patch).
 USER_AGENT = f"kubectl-fed/{__version__}"
 TRACE = bool(os.environ.get("KUBECTL_FED_TRACE"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.clock import now
 from kubectl_fed.core.membership import (
     Probe,
@@ -20,7 +20,7 @@ from kubectl_fed.state import LocalState
 
 
 def fed_path(plural: str, name: str | None = None, namespace: str | None = None) -> str:
-    path = f"/apis/{api.GROUP}/{api.VERSION}"
+    path = f"/apis/{kubeadmiral.GROUP}/{kubeadmiral.VERSION}"
     if namespace:
         path += f"/namespaces/{namespace}"
     path += f"/{plural}"
@@ -38,7 +38,7 @@ class Host:
     def require_api(self) -> None:
         """Every command but init needs the CRDs; say so plainly when they are missing."""
         try:
-            self.kube.get(f"/apis/{api.GROUP}/{api.VERSION}")
+            self.kube.get(f"/apis/{kubeadmiral.GROUP}/{kubeadmiral.VERSION}")
         except NotFound:
             raise CRDsMissing(self.kube.server) from None
 
@@ -46,14 +46,14 @@ class Host:
 
     def clusters(self) -> list[dict[str, Any]]:
         try:
-            items = list(self.kube.list_all(fed_path(api.FEDERATED_CLUSTERS)))
+            items = list(self.kube.list_all(fed_path(kubeadmiral.FEDERATED_CLUSTERS)))
         except NotFound:
             raise CRDsMissing(self.kube.server) from None
         return sorted(items, key=lambda c: c["metadata"]["name"])
 
     def cluster(self, name: str) -> dict[str, Any] | None:
         try:
-            found: dict[str, Any] = self.kube.get(fed_path(api.FEDERATED_CLUSTERS, name))
+            found: dict[str, Any] = self.kube.get(fed_path(kubeadmiral.FEDERATED_CLUSTERS, name))
             return found
         except NotFound:
             self.require_api()
@@ -72,7 +72,7 @@ class Host:
         previous = ((cluster or self.cluster(name) or {}).get("status")) or {}
         status = probe_status(previous, probe, now())
         self.kube.merge_patch(
-            fed_path(api.FEDERATED_CLUSTERS, name) + "/status", {"status": status}
+            fed_path(kubeadmiral.FEDERATED_CLUSTERS, name) + "/status", {"status": status}
         )
         return status
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
+from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube, path_for
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.types import FederatedType
-
-Object = dict[str, Any]
 
 
 @dataclass
@@ -130,14 +128,9 @@ def _fetch(
 ) -> dict[tuple[str, str], Object]:
     try:
         if named is None:
-            return {_key(o): o for o in kube.list_all(path_for(ftype.resource))}
+            return {key_of(o): o for o in kube.list_all(path_for(ftype.resource))}
         namespace, name = named
         path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
         return {named: kube.get(path)}
     except NotFound:  # not served, or no such object
         return {}
-
-
-def _key(obj: Object) -> tuple[str, str]:
-    metadata = obj.get("metadata") or {}
-    return str(metadata.get("namespace") or ""), str(metadata.get("name"))

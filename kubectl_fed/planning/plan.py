@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_fed.core import api
-from kubectl_fed.core.federate import (
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.federate import CONTROLLER, FOLLOWER_CONTROLLER
+from kubectl_fed.core.marks import (
     CONFLICT_RESOLUTION_ANNOTATION,
-    CONTROLLER,
-    FOLLOWER_CONTROLLER,
     ORPHAN_ANNOTATION,
     RETAIN_REPLICAS_ANNOTATION,
 )
+from kubectl_fed.core.objects import Object, ObjectKey, key_of
 from kubectl_fed.core.propagation import (
     adoption_allowed,
     desired_with_live,
@@ -24,13 +24,10 @@ from kubectl_fed.core.propagation import (
 )
 from kubectl_fed.core.status import object_ok
 from kubectl_fed.kube.host import fed_path
-from kubectl_fed.planning.snapshot import Template, key_of
+from kubectl_fed.planning.snapshot import Template
 from kubectl_fed.planning.types import FederatedType
 
-FINALIZER = "kubectl-fed.io/cleanup"
 UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
-Object = dict[str, Any]
-
 
 @dataclass
 class SyncOptions:
@@ -131,14 +128,14 @@ def member_copy(plan: Plan, cluster: str, live: Object | None) -> MemberCopy:
     return MemberCopy(desired, body, adopting)
 
 
-def fo_key(fo: Object) -> tuple[str, str, str]:
+def fo_key(fo: Object) -> ObjectKey:
     namespace, name = key_of(fo)
-    return str(fo.get("kind")), namespace, name
+    return ObjectKey(kubeadmiral.GROUP, str(fo.get("kind")), namespace, name)
 
 
 def fo_collection(fo: Object) -> str:
     namespace = (fo.get("metadata") or {}).get("namespace")
-    plural = api.FEDERATED_OBJECTS if namespace else api.CLUSTER_FEDERATED_OBJECTS
+    plural = kubeadmiral.FEDERATED_OBJECTS if namespace else kubeadmiral.CLUSTER_FEDERATED_OBJECTS
     return fed_path(plural, namespace=namespace)
 
 
@@ -166,11 +163,20 @@ def same_fo(existing: Object, wanted: Object) -> bool:
     return bool(existing.get("spec") == wanted.get("spec"))
 
 
-def our_placement(fo: Object | None) -> list[str]:
+def placements(fo: Object | None) -> list[tuple[str, list[str]]]:
+    """The one reader of a FederatedObject's spec.placements: (controller, its clusters)
+    per entry, in order, clusters without a name skipped."""
+    found = []
     for entry in ((fo or {}).get("spec") or {}).get("placements") or []:
-        if entry.get("controller") == CONTROLLER:
-            return [p["cluster"] for p in entry.get("placement") or [] if p.get("cluster")]
-    return []
+        clusters = [p["cluster"] for p in entry.get("placement") or [] if p.get("cluster")]
+        found.append((entry.get("controller"), clusters))
+    return found
+
+
+def placed_by(fo: Object | None, controller: str) -> list[str]:
+    """The clusters of the first placements entry of `controller` (CONTROLLER: ours, the
+    scheduler's; FOLLOWER_CONTROLLER: where it follows workloads)."""
+    return next((clusters for owner, clusters in placements(fo) if owner == controller), [])
 
 
 def our_overrides(fo: Object | None) -> dict[str, list[dict[str, Any]]]:
@@ -183,24 +189,18 @@ def our_overrides(fo: Object | None) -> dict[str, list[dict[str, Any]]]:
 def previously_placed(fo: Object | None) -> set[str]:
     """Clusters that may hold a copy: placed by any controller, or with a recorded status."""
     status_entries = ((fo or {}).get("status") or {}).get("clusters") or []
-    return set(all_placed(fo or {})) | {e["cluster"] for e in status_entries if e.get("cluster")}
+    return set(all_placed(fo)) | {e["cluster"] for e in status_entries if e.get("cluster")}
 
 
-def all_placed(fo: Object, followers: bool = True) -> list[str]:
+def all_placed(fo: Object | None, followers: bool = True) -> list[str]:
+    """Every cluster any controller placed it in (or only the non-follower ones), sorted."""
     clusters = {
-        p.get("cluster")
-        for entry in (fo.get("spec") or {}).get("placements") or []
-        if followers or entry.get("controller") != FOLLOWER_CONTROLLER
-        for p in entry.get("placement") or []
+        cluster
+        for controller, placed in placements(fo)
+        if followers or controller != FOLLOWER_CONTROLLER
+        for cluster in placed
     }
-    return sorted(c for c in clusters if c)
-
-
-def recorded_follows(fo: Object | None) -> list[str]:
-    for entry in ((fo or {}).get("spec") or {}).get("placements") or []:
-        if entry.get("controller") == FOLLOWER_CONTROLLER:
-            return [p["cluster"] for p in entry.get("placement") or [] if p.get("cluster")]
-    return []
+    return sorted(clusters)
 
 
 def foreign_patches(fo: Object, cluster: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import (
     CONTROLLER,
     FOLLOWER_CONTROLLER,
@@ -19,33 +19,30 @@ from kubectl_fed.core.federate import (
 )
 from kubectl_fed.core.followers import referenced_objects
 from kubectl_fed.core.membership import condition
+from kubectl_fed.core.objects import Object, ObjectKey, key_of
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
-from kubectl_fed.core.selection import (
+from kubectl_fed.core.policy import Policy, parse_policy
+from kubectl_fed.core.scheduling import (
     ClusterInfo,
     ClusterSet,
     CurrentPlacement,
-    Policy,
     SchedulingResult,
     WorkloadInfo,
-    parse_policy,
-    select_clusters,
-    select_clusters_v1,
 )
+from kubectl_fed.core.selection import select_clusters, select_clusters_v1
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import (
     UNKNOWN_KIND,
-    Object,
     ObjectResult,
     Plan,
     all_placed,
     controller_ref,
     fo_key,
     our_overrides,
-    our_placement,
     owned_by,
-    recorded_follows,
+    placed_by,
 )
-from kubectl_fed.planning.snapshot import HostSnapshot, Template, key_of
+from kubectl_fed.planning.snapshot import HostSnapshot, Template
 from kubectl_fed.planning.types import FederatedType, type_of
 
 
@@ -68,13 +65,13 @@ class Planner:
         self._all_ready = ClusterSet(f for f, _ in clusters.values()) if all_ready else None
         self._policies = {}
         plans: list[Plan] = []
-        claimed: set[tuple[str, str, str]] = set()
+        claimed: set[ObjectKey] = set()
         for template in snap.templates:
             name = federated_object_name(
                 template.obj["metadata"]["name"], template.type.plural, template.type.group
             )
             fo_kind = "FederatedObject" if template.type.namespaced else "ClusterFederatedObject"
-            key = (fo_kind, template.key[0], name)
+            key = ObjectKey(kubeadmiral.GROUP, fo_kind, template.key[0], name)
             fo = existing.get(key)
             if fo is not None and (
                 fo["metadata"].get("deletionTimestamp") or not owned_by(fo, template.obj)
@@ -210,7 +207,7 @@ class Planner:
         source: Object,
     ) -> dict[str, Any]:
         previous = ((existing or {}).get("status") or {}).get("scheduling") or {}
-        placed = set(our_placement(existing)) if existing else set()
+        placed = set(placed_by(existing, CONTROLLER)) if existing else set()
         current_replicas = previous.get("replicas") or {}
         ready = self._ready
         current = CurrentPlacement(
@@ -365,12 +362,12 @@ def leader_moved(plan: Plan) -> bool:
     """Whether a workload's clusters changed in this pass (its followers must follow)."""
     if not referenced_objects(plan.template):
         return False
-    return set(plan.own_placement) != set(our_placement(plan.existing))
+    return set(plan.own_placement) != set(placed_by(plan.existing, CONTROLLER))
 
 
 def _placement_of(scheduling: dict[str, Any], existing: Object | None) -> dict[str, int | None]:
     replicas = scheduling.get("replicas") or {}
-    clusters = our_placement(existing) if scheduling.get("kept") else scheduling["clusters"]
+    clusters = placed_by(existing, CONTROLLER) if scheduling.get("kept") else scheduling["clusters"]
     return {c: replicas.get(c) for c in clusters}
 
 
@@ -404,7 +401,8 @@ def _cluster_infos(
             }
         )
         member = members.by_name.get(name)
-        ready = condition(cluster, api.READY) == "True" and bool(member and member.reachable)
+        reachable = bool(member and member.reachable)
+        ready = condition(cluster, kubeadmiral.READY) == "True" and reachable
         base = {
             "name": name,
             "labels": cluster["metadata"].get("labels") or {},
@@ -435,10 +433,10 @@ def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:
     """ConfigMaps, Secrets, ServiceAccounts and PVCs a workload uses go where it goes, and
     leave where it leaves. A watch-driven pass sees only some workloads, so it keeps the
     follower placement recorded by the last full pass and adds to it, never removes."""
-    by_key = {(p.ftype.group, p.ftype.kind, *key_of(p.template)): p for p in plans}
+    by_key = {ObjectKey(p.ftype.group, p.ftype.kind, *key_of(p.template)): p for p in plans}
     if keep_recorded:
         for plan in plans:
-            for cluster in recorded_follows(plan.existing):
+            for cluster in placed_by(plan.existing, FOLLOWER_CONTROLLER):
                 _follow(plan, cluster, "(recorded by the last full pass)")
     for leader in plans:
         spec = (leader.leader_policy or {}).get("spec") or {}
@@ -447,7 +445,7 @@ def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:
         namespace = key_of(leader.template)[0]
         title = f"{leader.ftype.kind}/{key_of(leader.template)[1]}"
         for kind, name in referenced_objects(leader.template):
-            follower = by_key.get(("", kind, namespace, name))  # followers are core kinds
+            follower = by_key.get(ObjectKey("", kind, namespace, name))  # followers: core kinds
             if follower is not None and follower is not leader:
                 for cluster in leader.own_placement:
                     _follow(follower, cluster, title)

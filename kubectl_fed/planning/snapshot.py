@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from kubectl_fed.core import api
 from kubectl_fed.core.federate import (
-    CLUSTER_PROPAGATION_POLICY_LABEL,
-    PROPAGATION_POLICY_LABEL,
     federated_object_name,
     is_federation_disabled,
     policy_of,
 )
+from kubectl_fed.core.kubeadmiral import (
+    CLUSTER_FEDERATED_OBJECTS,
+    CLUSTER_OVERRIDE_POLICIES,
+    CLUSTER_PROPAGATION_POLICIES,
+    FEDERATED_OBJECTS,
+    FEDERATED_TYPE_CONFIGS,
+    OVERRIDE_POLICIES,
+    PROPAGATION_POLICIES,
+)
+from kubectl_fed.core.marks import CLUSTER_PROPAGATION_POLICY_LABEL, PROPAGATION_POLICY_LABEL
+from kubectl_fed.core.objects import Object, ObjectKey
+
+# TODO(house): importers in ops/cli
+from kubectl_fed.core.objects import key_of as key_of
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.kube.host import Host, fed_path
@@ -22,17 +32,6 @@ SETTINGS_CONFIGMAP = "kubectl-fed-settings"
 V1_COMPAT_KEY = "v1-compat"
 # Namespaces whose objects are the host's own, never templates.
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
-
-Object = dict[str, Any]
-# An object named everywhere by its API group, kind, namespace and name: a kind alone is
-# ambiguous (Knative's `Service` next to the core Service).
-TemplateKey = tuple[str, str, str, str]
-
-
-def key_of(obj: Object) -> tuple[str, str]:
-    metadata = obj.get("metadata") or {}
-    return str(metadata.get("namespace") or ""), str(metadata.get("name"))
-
 
 @dataclass
 class Template:
@@ -47,16 +46,18 @@ class Template:
         return key_of(self.obj)
 
     @property
-    def type_key(self) -> TemplateKey:
+    def type_key(self) -> ObjectKey:
         namespace, name = self.key
-        return self.type.group, self.type.kind, namespace, name
+        return ObjectKey(self.type.group, self.type.kind, namespace, name)
 
 
 @dataclass
 class HostSnapshot:
     clusters: list[Object]
     types: list[FederatedType]
-    policies: dict[tuple[str, str, str], Object]  # (kind, namespace, name)
+    # By (kind, namespace, name): every policy kind is of core.kubeadmiral.io, and what a
+    # template names is a kind and a name ("" namespace for the cluster-scoped kinds).
+    policies: dict[tuple[str, str, str], Object]
     templates: list[Template]
     federated_objects: list[Object]
     v1_compat: bool
@@ -68,15 +69,15 @@ class HostSnapshot:
 
 
 POLICY_KINDS = (
-    ("PropagationPolicy", api.PROPAGATION_POLICIES, True),
-    ("ClusterPropagationPolicy", api.CLUSTER_PROPAGATION_POLICIES, False),
-    ("OverridePolicy", api.OVERRIDE_POLICIES, True),
-    ("ClusterOverridePolicy", api.CLUSTER_OVERRIDE_POLICIES, False),
+    ("PropagationPolicy", PROPAGATION_POLICIES, True),
+    ("ClusterPropagationPolicy", CLUSTER_PROPAGATION_POLICIES, False),
+    ("OverridePolicy", OVERRIDE_POLICIES, True),
+    ("ClusterOverridePolicy", CLUSTER_OVERRIDE_POLICIES, False),
 )
 NAMESPACED_POLICY_KINDS = frozenset(kind for kind, _, namespaced in POLICY_KINDS if namespaced)
 
 
-def load(host: Host, only: set[TemplateKey] | None = None) -> HostSnapshot:
+def load(host: Host, only: set[ObjectKey] | None = None) -> HostSnapshot:
     """The whole host, or with `only` just those templates and their FederatedObjects
     (what a watch event names; clusters and policies are always read whole)."""
     kube = host.kube
@@ -91,8 +92,8 @@ def load(host: Host, only: set[TemplateKey] | None = None) -> HostSnapshot:
     if only is None:
         templates, unserved = _templates(host, types, v1_compat)
         federated_objects = [
-            *kube.list_all(fed_path(api.FEDERATED_OBJECTS)),
-            *kube.list_all(fed_path(api.CLUSTER_FEDERATED_OBJECTS)),
+            *kube.list_all(fed_path(FEDERATED_OBJECTS)),
+            *kube.list_all(fed_path(CLUSTER_FEDERATED_OBJECTS)),
         ]
     else:
         templates, federated_objects, unserved = _named(host, types, v1_compat, only)
@@ -102,9 +103,9 @@ def load(host: Host, only: set[TemplateKey] | None = None) -> HostSnapshot:
 
 
 def _named(
-    host: Host, types: list[FederatedType], v1_compat: bool, keys: set[TemplateKey]
+    host: Host, types: list[FederatedType], v1_compat: bool, keys: set[ObjectKey]
 ) -> tuple[list[Template], list[Object], list[str]]:
-    found: dict[TemplateKey, Template] = {}
+    found: dict[ObjectKey, Template] = {}
     federated_objects = []
     for group, kind, namespace, name in sorted(keys):
         ftype = next((t for t in types if t.group == group and t.kind == kind), None)
@@ -118,7 +119,7 @@ def _named(
                 _add(found, Template(ftype, obj))
             elif v1_compat and kind in V1_COMPAT_KINDS and group == "apps":
                 _add(found, Template(ftype, obj, v1_compat=True))
-        plural = api.FEDERATED_OBJECTS if ftype.namespaced else api.CLUSTER_FEDERATED_OBJECTS
+        plural = FEDERATED_OBJECTS if ftype.namespaced else CLUSTER_FEDERATED_OBJECTS
         fo = _get(
             host,
             fed_path(plural, federated_object_name(name, ftype.plural, group), namespace or None),
@@ -140,7 +141,7 @@ def _get(host: Host, path: str) -> Object | None:
 
 
 def federated_types(host: Host) -> list[FederatedType]:
-    return types_with_configs(list(host.kube.list_all(fed_path(api.FEDERATED_TYPE_CONFIGS))))
+    return types_with_configs(list(host.kube.list_all(fed_path(FEDERATED_TYPE_CONFIGS))))
 
 
 def read_v1_compat(host: Host) -> bool:
@@ -158,7 +159,7 @@ def _templates(
 ) -> tuple[list[Template], list[str]]:
     """Objects labelled with a policy (two selectors: labels cannot be ORed), plus with
     v1 compatibility every policy-less ReplicaSet and Deployment."""
-    found: dict[TemplateKey, Template] = {}
+    found: dict[ObjectKey, Template] = {}
     unserved = []
     for ftype in types:
         path = path_for(ftype.resource)
@@ -175,7 +176,7 @@ def _templates(
     return list(found.values()), unserved
 
 
-def _add(found: dict[TemplateKey, Template], template: Template) -> None:
+def _add(found: dict[ObjectKey, Template], template: Template) -> None:
     namespace, _ = template.key
     if namespace in SYSTEM_NAMESPACES or is_federation_disabled(template.obj):
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_fed.core.objects import group_of
+
 # Kinds federated without any FederatedTypeConfig, with their replicas path.
 DEFAULT_TYPES: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
     # group, version, kind, plural, namespaced, replicas path
@@ -90,7 +92,7 @@ def types_with_configs(ftcs: list[dict[str, Any]]) -> list[FederatedType]:
 
 
 def type_of(types: list[FederatedType], api_version: str, kind: str) -> FederatedType | None:
-    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    group = group_of(api_version)
     for candidate in types:
         if candidate.group == group and candidate.kind == kind:
             return candidate

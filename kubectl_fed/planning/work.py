@@ -4,20 +4,19 @@ a cluster cannot be acted on now (unreachable, unreadable, overrides failed)."""
 
 from __future__ import annotations
 
+from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.propagation import Decision, decide, is_managed
 from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import (
     ClusterResult,
-    Object,
     Plan,
     Work,
     member_copy,
     orphans,
     previously_placed,
 )
-from kubectl_fed.planning.snapshot import key_of
 
 
 def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Work]:

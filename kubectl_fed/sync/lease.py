@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe, stamp
+from kubectl_fed.core.clock import micro_time
+from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, Conflict, NotFound
@@ -110,7 +111,7 @@ class SyncLease:
     def _try_acquire(self) -> str | None:
         """None when we hold it now; else the current holder's identity."""
         sent = self.clock()
-        moment = stamp()
+        moment = micro_time()
         body: dict[str, Any] = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -175,7 +176,7 @@ class SyncLease:
             if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
                 self._lose("another sync took it over")
                 return False
-            lease["spec"]["renewTime"] = stamp()
+            lease["spec"]["renewTime"] = micro_time()
             self.kube.replace(f"{self.path}/{LEASE_NAME}", lease)
         except NotFound:
             self._lose("the lease was deleted")

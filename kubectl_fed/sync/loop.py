@@ -15,12 +15,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from kubectl_fed.core import api
-from kubectl_fed.core.federate import MANAGED_LABEL
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.marks import MANAGED_LABEL
+from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.kube.client import Kube, path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host, fed_path
-from kubectl_fed.planning.snapshot import TemplateKey, federated_types
+from kubectl_fed.planning.snapshot import federated_types
 from kubectl_fed.planning.types import FederatedType, type_of
 from kubectl_fed.sync.reconcile import PassReport, Reconciler
 
@@ -53,10 +54,10 @@ class Pending:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.wakeup = threading.Event()
-        self.keys: set[TemplateKey] = set()
+        self.keys: set[ObjectKey] = set()
         self.full = False
 
-    def add(self, key: TemplateKey | None) -> None:
+    def add(self, key: ObjectKey | None) -> None:
         with self.lock:
             if key is None:
                 self.full = True
@@ -64,7 +65,7 @@ class Pending:
                 self.keys.add(key)
         self.wakeup.set()
 
-    def take(self) -> tuple[set[TemplateKey], bool]:
+    def take(self) -> tuple[set[ObjectKey], bool]:
         with self.lock:
             keys, full = self.keys, self.full
             self.keys, self.full = set(), False
@@ -72,7 +73,7 @@ class Pending:
         return keys, full
 
 
-Classifier = Callable[[dict[str, Any]], TemplateKey | None]
+Classifier = Callable[[dict[str, Any]], ObjectKey | None]
 
 
 class Watcher(threading.Thread):
@@ -131,9 +132,11 @@ class Watcher(threading.Thread):
 
 
 def _by_name(ftype: FederatedType) -> Classifier:
-    def classify(obj: dict[str, Any]) -> TemplateKey:
+    def classify(obj: dict[str, Any]) -> ObjectKey:
         metadata = obj.get("metadata") or {}
-        return ftype.group, ftype.kind, metadata.get("namespace") or "", metadata.get("name", "")
+        return ObjectKey(
+            ftype.group, ftype.kind, metadata.get("namespace") or "", metadata.get("name", "")
+        )
 
     return classify
 
@@ -141,14 +144,14 @@ def _by_name(ftype: FederatedType) -> Classifier:
 def _by_template(types: list[FederatedType]) -> Classifier:
     """A FederatedObject event names the template it carries."""
 
-    def classify(obj: dict[str, Any]) -> TemplateKey | None:
+    def classify(obj: dict[str, Any]) -> ObjectKey | None:
         template = (obj.get("spec") or {}).get("template") or {}
         ftype = type_of(types, template.get("apiVersion", ""), template.get("kind", ""))
         if ftype is None:
             return None
         metadata = template.get("metadata") or {}
         namespace = metadata.get("namespace") or (obj.get("metadata") or {}).get("namespace")
-        return ftype.group, ftype.kind, namespace or "", metadata.get("name", "")
+        return ObjectKey(ftype.group, ftype.kind, namespace or "", metadata.get("name", ""))
 
     return classify
 
@@ -174,7 +177,7 @@ class WatchSet:
         wanted: dict[tuple[str, str], Callable[[], Watcher]] = {}
         for plural in _FULL_PASS_COLLECTIONS:
             wanted[("", fed_path(plural))] = self._host_watch(fed_path(plural), _everything)
-        for plural in (api.FEDERATED_OBJECTS, api.CLUSTER_FEDERATED_OBJECTS):
+        for plural in (kubeadmiral.FEDERATED_OBJECTS, kubeadmiral.CLUSTER_FEDERATED_OBJECTS):
             path = fed_path(plural)
             wanted[("", path)] = self._host_watch(path, _by_template(types))
         for t in types:
@@ -228,12 +231,12 @@ class WatchSet:
 
 
 _FULL_PASS_COLLECTIONS = (
-    api.FEDERATED_CLUSTERS,
-    api.PROPAGATION_POLICIES,
-    api.CLUSTER_PROPAGATION_POLICIES,
-    api.OVERRIDE_POLICIES,
-    api.CLUSTER_OVERRIDE_POLICIES,
-    api.FEDERATED_TYPE_CONFIGS,
+    kubeadmiral.FEDERATED_CLUSTERS,
+    kubeadmiral.PROPAGATION_POLICIES,
+    kubeadmiral.CLUSTER_PROPAGATION_POLICIES,
+    kubeadmiral.OVERRIDE_POLICIES,
+    kubeadmiral.CLUSTER_OVERRIDE_POLICIES,
+    kubeadmiral.FEDERATED_TYPE_CONFIGS,
 )
 
 

@@ -12,14 +12,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
+from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import UNKNOWN_KIND, ObjectResult, Plan, SyncOptions
 from kubectl_fed.planning.planner import Planner, leader_moved
-from kubectl_fed.planning.snapshot import HostSnapshot, TemplateKey, load
+from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import member_work, retire_work
 from kubectl_fed.sync.status import write_status
 from kubectl_fed.sync.writes import drop_federated_object, run_one, write_federated_object
@@ -58,7 +59,7 @@ class Reconciler:
         self.progress = progress or (lambda _message: None)
         self.planner = Planner()
 
-    def run_pass(self, only: set[TemplateKey] | None = None) -> PassReport:
+    def run_pass(self, only: set[ObjectKey] | None = None) -> PassReport:
         """A full pass, or with `only` a pass over just those templates (watch events)."""
         started = time.monotonic()
         self.host.kube.counts.clear()
@@ -99,7 +100,7 @@ class Reconciler:
                     member.mark_unreachable(err)
                 except ApiError:
                     pass  # discovery refused: keep what was recorded
-            was_ready = condition(cluster, api.READY) == "True"
+            was_ready = condition(cluster, kubeadmiral.READY) == "True"
             if was_ready == member.reachable and resources == (
                 status.get("apiResourceTypes") or []
             ):

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import contextlib
 
+from kubectl_fed.core.marks import FINALIZER
+from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.core.propagation import unmarked
 from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, Conflict, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
-from kubectl_fed.planning.members import Member, _key
+from kubectl_fed.planning.members import Member
 from kubectl_fed.planning.plan import (
-    FINALIZER,
     ClusterResult,
-    Object,
     Plan,
     Work,
     fo_collection,
@@ -136,7 +136,7 @@ def ensure_namespace(member: Member, namespace: str) -> None:
 
 def apply(member: Member, ftype: FederatedType, body: Object) -> Object:
     assert member.kube is not None
-    namespace, name = _key(body)
+    namespace, name = key_of(body)
     if ftype.namespaced:
         ensure_namespace(member, namespace)
     path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
@@ -146,12 +146,12 @@ def apply(member: Member, ftype: FederatedType, body: Object) -> Object:
 
 def merge_patch(member: Member, ftype: FederatedType, live: Object, patch: Object) -> None:
     assert member.kube is not None
-    namespace, name = _key(live)
+    namespace, name = key_of(live)
     member.kube.merge_patch(path_for(ftype.resource, namespace or None, name), patch)
 
 
 def delete(member: Member, ftype: FederatedType, live: Object) -> None:
     assert member.kube is not None
-    namespace, name = _key(live)
+    namespace, name = key_of(live)
     with contextlib.suppress(NotFound):
         member.kube.delete(path_for(ftype.resource, namespace or None, name))

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from kubectl_fed.core.kubeconfig import Credentials
+from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION
 from kubectl_fed.core.membership import (
-    CLUSTER_ID_ANNOTATION,
     Probe,
     api_resource_types,
     build_federated_cluster,

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kubectl_fed.core.images import ImageError, ImageReference
 from kubectl_fed.core.overrides import (
-    ImageReference,
     OverrideError,
-    apply_patches,
+    apply_overrides,
     patches_for_cluster,
     rule_matches,
 )
@@ -42,7 +42,7 @@ def patches(obj: Any, *overriders: Any, cluster: Any = "c1", labels: Any = None)
 
 
 def overridden(obj: Any, *overriders: Any) -> Any:
-    return apply_patches(obj, patches(obj, *overriders))
+    return apply_overrides(obj, patches(obj, *overriders))
 
 
 # --- targetClusters -------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_image_reference_parts(image: Any, parts: Any) -> None:
     "image", ["", "Nginx", "nginx:", "nginx:bad tag", "nginx@sha256:short", "a//b"]
 )
 def test_bad_image_reference(image: Any) -> None:
-    with pytest.raises(OverrideError, match="bad image reference"):
+    with pytest.raises(ImageError, match="bad image reference"):
         ImageReference.parse(image)
 
 
@@ -571,7 +571,7 @@ def test_cluster_policies_apply_first_and_later_overriders_see_earlier_ones() ->
     }
     add_registry = {"image": [{"operations": [image_op("Registry", "addIfAbsent", "reg.io")]}]}
     policies = [policy(add_registry), policy(add_sidecar, kind="ClusterOverridePolicy", name="cop")]
-    result = apply_patches(obj, patches_for_cluster(obj, policies, "c1", {}))
+    result = apply_overrides(obj, patches_for_cluster(obj, policies, "c1", {}))
     images = [c["image"] for c in web_spec(result)["containers"]]
     assert images == ["reg.io/nginx:1.25", "reg.io/envoy"]
 
@@ -601,7 +601,7 @@ def test_overriders_of_a_rule_apply_in_the_documented_order() -> None:
         "labels",
         "app",
     ]
-    assert apply_patches(obj, produced)["metadata"]["labels"] == {"app": "last"}
+    assert apply_overrides(obj, produced)["metadata"]["labels"] == {"app": "last"}
 
 
 def test_rules_see_earlier_rules() -> None:
@@ -628,7 +628,7 @@ def test_malformed_policy_is_an_error_not_a_crash() -> None:
         patches_for_cluster(deployment(), [broken], "c1", {})
 
 
-# --- apply_patches --------------------------------------------------------------------------
+# --- apply_overrides -----------------------------------------------------------------------
 
 
 DOC: dict[str, Any] = {"a": {"b": 1, "c/d": 2, "e~f": 3}, "list": [1, 2, 3]}
@@ -660,9 +660,9 @@ DOC: dict[str, Any] = {"a": {"b": 1, "c/d": 2, "e~f": 3}, "list": [1, 2, 3]}
         ({"op": "move", "from": "/a", "path": "/a"}, DOC),
     ],
 )
-def test_apply_patches(patch: Any, expected: Any) -> None:
+def test_apply_overrides(patch: Any, expected: Any) -> None:
     document = copy.deepcopy(DOC)
-    assert apply_patches(document, [patch]) == expected
+    assert apply_overrides(document, [patch]) == expected
     assert document == DOC
 
 
@@ -689,7 +689,7 @@ def test_apply_patches(patch: Any, expected: Any) -> None:
 )
 def test_apply_patch_errors(patch: Any, message: Any) -> None:
     with pytest.raises(OverrideError, match=message):
-        apply_patches(DOC, [patch])
+        apply_overrides(DOC, [patch])
 
 
 def test_refused_paths_may_be_read_but_not_written() -> None:
@@ -698,7 +698,7 @@ def test_refused_paths_may_be_read_but_not_written() -> None:
         {"op": "test", "path": "/metadata/name", "value": "web"},
         {"op": "copy", "from": "/metadata/name", "path": "/metadata/labels/name"},
     ]
-    assert apply_patches(obj, read)["metadata"]["labels"]["name"] == "web"
+    assert apply_overrides(obj, read)["metadata"]["labels"]["name"] == "web"
     for patch in (
         {"op": "remove", "path": "/metadata/namespace"},
         {"op": "move", "from": "/metadata/generateName", "path": "/spec/x"},
@@ -706,12 +706,12 @@ def test_refused_paths_may_be_read_but_not_written() -> None:
         {"op": "replace", "path": "/metadata/name/x", "value": 1},
     ):
         with pytest.raises(OverrideError, match="cannot be overridden"):
-            apply_patches(obj, [patch])
+            apply_overrides(obj, [patch])
 
 
 def test_patch_errors_say_which_patch() -> None:
     with pytest.raises(OverrideError, match=r"^patch 1 \(remove /nothing\): no such path"):
-        apply_patches(
+        apply_overrides(
             DOC, [{"op": "test", "path": "/a/b", "value": 1}, {"op": "remove", "path": "/nothing"}]
         )
 
@@ -743,16 +743,16 @@ def test_a_policy_that_changes_nothing_yields_no_patches(labels: Any, data: Any)
     ]
     produced = patches_for_cluster(obj, no_op, "c1", {})
     assert produced == []
-    assert apply_patches(obj, produced) == obj
+    assert apply_overrides(obj, produced) == obj
 
 
 @given(st.text(max_size=10), st.integers())
 def test_adding_then_removing_any_key_is_identity(key: Any, value: Any) -> None:
     pointer = "/a/" + key.replace("~", "~0").replace("/", "~1")
-    added = apply_patches(DOC, [{"op": "add", "path": pointer, "value": value}])
+    added = apply_overrides(DOC, [{"op": "add", "path": pointer, "value": value}])
     assert added["a"][key] == value
     if key not in DOC["a"]:
-        assert apply_patches(added, [{"op": "remove", "path": pointer}]) == DOC
+        assert apply_overrides(added, [{"op": "remove", "path": pointer}]) == DOC
 
 
 def test_legacy_cluster_names_spelling_restricts_the_rule() -> None:

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubectl_fed.core.planner import PreparedPreferences, fnv1_32, tie_break_hashes
+from kubectl_fed.core.objects import fnv1_32
+from kubectl_fed.core.replicas import PreparedPreferences, tie_break_hashes
 from kubectl_fed.planner import plan, plan_v1
 
 EQUAL = {"*": {"weight": 1}}

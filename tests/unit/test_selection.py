@@ -10,19 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubectl_fed.core.planner import fnv1_32
-from kubectl_fed.core.selection import (
-    V1_ANNOTATIONS,
+from kubectl_fed.core.objects import fnv1_32
+from kubectl_fed.core.policy import V1_ANNOTATIONS, parse_policy
+from kubectl_fed.core.scheduling import (
     ClusterInfo,
     ClusterSet,
     CurrentPlacement,
     Reason,
     SchedulingResult,
     WorkloadInfo,
-    parse_policy,
-    select_clusters,
-    select_clusters_v1,
 )
+from kubectl_fed.core.selection import select_clusters, select_clusters_v1
 from kubectl_fed.planner import plan, plan_v1
 
 DEPLOYMENTS = "apps/v1/deployments"

@@ -23,22 +23,14 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
+from kubectl_fed.core.objects import FNV32_PRIME, fnv1_32
+
 Preferences = Mapping[str, Mapping[str, int | None]]
 """Cluster name or ``"*"`` -> ``{"minReplicas", "maxReplicas", "weight"}``."""
 
-_FNV32_OFFSET_BASIS = 2166136261
-_FNV32_PRIME = 16777619
-_MASK32 = 0xFFFFFFFF
+_MASK32 = 0xFFFFFFFF  # one FNV-1 state
 _WILDCARD = "*"
 _UNLIMITED = 1 << 63  # "no limit" inside min(): counts are int64, as in Go, so always below
-
-
-def fnv1_32(s: str) -> int:
-    """32-bit FNV-1 (multiply, then xor) of the UTF-8 bytes of ``s``, as Go's ``fnv.New32``."""
-    h = _FNV32_OFFSET_BASIS
-    for byte in s.encode():
-        h = ((h * _FNV32_PRIME) & _MASK32) ^ byte
-    return h
 
 
 # Cluster names recur in every call; their hash state is the prefix of every tie-break hash.
@@ -73,7 +65,7 @@ def _finish_hashes(packed: int, lanes: int, key: str) -> list[int]:
         return []
     ones, mask = _lane_masks(lanes)
     for byte in key.encode():
-        packed = ((packed * _FNV32_PRIME) & mask) ^ (byte * ones)
+        packed = ((packed * FNV32_PRIME) & mask) ^ (byte * ones)
     return list(struct.unpack(f"<{lanes}Q", packed.to_bytes(8 * lanes, "little")))
 
 
