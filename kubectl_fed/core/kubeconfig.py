@@ -1,11 +1,17 @@
-"""Reading a member's credentials out of kubeconfig documents (pure: no files, no network)."""
+"""Kubeconfig documents merged, and a context resolved into what it takes to reach its
+cluster (a Target). Pure: the files a context names (token, certificates) are read through
+the `read_file` the caller passes; kube/connect.py reads the documents and those files.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+ReadFile = Callable[[Path], bytes]
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,10 @@ def merge(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Target:
-    """How to reach a kubeconfig context. Never printed: see __repr__."""
+    """How to reach one cluster: a kubeconfig context, or a member as its Secret describes
+    it (then only `credentials` is set). Never printed: see __repr__."""
 
-    context: str
+    context: str  # the context's name, or the member's
     credentials: Credentials
     basic_auth: tuple[str, str] | None = None
     tls_server_name: str | None = None
@@ -59,23 +66,24 @@ class Target:
         return f"Target(context={self.context!r}, server={self.credentials.server!r}, <redacted>)"
 
 
-def target_for(merged: dict[str, Any], context: str | None) -> Target:
-    """Everything a context says about reaching its cluster (files it names are read)."""
+def resolve_context(merged: dict[str, Any], context: str | None, read_file: ReadFile) -> Target:
+    """Everything a context says about reaching its cluster; the files it names are read
+    with `read_file`, relative paths against the kubeconfig that names them."""
     name = context or merged["current"]
     if not name:
         raise ContextNotFound("the kubeconfig has no current-context: pass --context")
     _, ctx = _context(merged, name)
     cluster_file, cluster = _lookup(merged, "clusters", ctx.get("cluster"), name)
     user_file, user = _lookup(merged, "users", ctx.get("user"), name, optional=True)
-    token = user.get("token") or _read_text(user_file, user.get("tokenFile"))
+    token = user.get("token") or _read_text(read_file, user_file, user.get("tokenFile"))
     basic = (str(user["username"]), str(user.get("password", ""))) if user.get("username") else None
     return Target(
         context=name,
         credentials=Credentials(
             server=str(cluster.get("server", "")),
-            ca_data=_data(cluster_file, cluster, "certificate-authority"),
-            cert_data=_data(user_file, user, "client-certificate"),
-            key_data=_data(user_file, user, "client-key"),
+            ca_data=_data(read_file, cluster_file, cluster, "certificate-authority"),
+            cert_data=_data(read_file, user_file, user, "client-certificate"),
+            key_data=_data(read_file, user_file, user, "client-key"),
             token=token.strip() if token else None,
             insecure=bool(cluster.get("insecure-skip-tls-verify")),
         ),
@@ -84,11 +92,6 @@ def target_for(merged: dict[str, Any], context: str | None) -> Target:
         proxy_url=cluster.get("proxy-url") or None,
         plugin=next((p for p in ("exec", "auth-provider") if user.get(p)), None),
     )
-
-
-def credentials_for(merged: dict[str, Any], context: str) -> Credentials:
-    """Credentials a Secret can hold; NotCopyable for exec / auth-provider users."""
-    return copyable_credentials(target_for(merged, context))
 
 
 def copyable_credentials(target: Target) -> Credentials:
@@ -126,16 +129,18 @@ def _lookup(
     raise ContextNotFound(f"context {context!r} names {section[:-1]} {name!r}, which is missing")
 
 
-def _data(base: Path | None, entry: dict[str, Any], field: str) -> bytes | None:
+def _data(
+    read_file: ReadFile, base: Path | None, entry: dict[str, Any], field: str
+) -> bytes | None:
     inline = entry.get(f"{field}-data")
     if inline:
         return base64.b64decode(inline)
     path = entry.get(field)
-    return _resolve(base, path).read_bytes() if path else None
+    return read_file(_resolve(base, path)) if path else None
 
 
-def _read_text(base: Path | None, path: str | None) -> str | None:
-    return _resolve(base, path).read_text() if path else None
+def _read_text(read_file: ReadFile, base: Path | None, path: str | None) -> str | None:
+    return read_file(_resolve(base, path)).decode() if path else None
 
 
 def _resolve(base: Path | None, path: str) -> Path:

@@ -1,10 +1,16 @@
-"""From kubeconfig contexts and stored member credentials to a connected Kube.
+"""One path from what names a cluster to a client of it:
 
-kubectl-fed reads kubeconfig files itself (as kubectl does: --kubeconfig, the
-$KUBECONFIG list, ~/.kube/config; first name wins). Only users whose identity
-comes from an exec or auth-provider plugin are handed to the kubernetes
-package's loader, which runs the plugin and refreshes its short-lived tokens;
-that import (~0.5 s) is paid only then.
+    kubeconfig context --context_spec--+
+                                       +--> ConnectionSpec --connect--> Transport, Kube
+    member's Secret -----member_spec---+
+
+A kubeconfig context is read as kubectl reads it (--kubeconfig, the $KUBECONFIG list,
+~/.kube/config; first name wins): this module reads the files, core/kubeconfig.py merges
+them and resolves the context. A member's Secret holds KubeAdmiral's credential layout
+(core/membership.py). Either becomes a ConnectionSpec, and `connect` opens the one
+transport for it. Only users whose identity comes from an exec or auth-provider plugin
+are handed to the kubernetes package's loader, which runs the plugin and refreshes its
+short-lived tokens; that import (~0.5 s) is paid only then.
 """
 
 from __future__ import annotations
@@ -16,16 +22,79 @@ import shutil
 import ssl
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kubectl_fed.core.kubeconfig import ContextNotFound, Credentials, Target, merge, target_for
+from kubectl_fed.core.kubeconfig import (
+    ContextNotFound,
+    Credentials,
+    Target,
+    copyable_credentials,
+    merge,
+    resolve_context,
+)
+from kubectl_fed.core.membership import credentials_from_secret
 from kubectl_fed.core.proxy import proxy_for
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import Kube
 from kubectl_fed.kube.transport import Transport, ssl_context
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """Everything it takes to open a client of one cluster, whatever named it. Never
+    printed with its credentials (see Target.__repr__)."""
+
+    target: Target  # server, credentials, TLS and proxy settings, identity plugin
+    where: str  # how errors name it: the context, or the server
+    kubeconfig: str | None = None  # where a plugin user is defined (contexts only)
+
+    @property
+    def name(self) -> str:
+        """The client's name: the kubeconfig context, or the member."""
+        return self.target.context
+
+
+def context_spec(kubeconfig: str | None, context: str | None) -> ConnectionSpec:
+    """A kubeconfig context (the current one when None), files read, or a one-line FedError."""
+    return target_spec(kubeconfig, kubeconfig_target(kubeconfig, context))
+
+
+def target_spec(kubeconfig: str | None, target: Target) -> ConnectionSpec:
+    """An already resolved context (`kubeconfig` is where it came from)."""
+    return ConnectionSpec(target, f"context {target.context!r}", kubeconfig)
+
+
+def member_spec(name: str, server: str, insecure: bool, secret: dict[str, Any]) -> ConnectionSpec:
+    """A member whose credentials are stored in the host, from its FederatedCluster's
+    endpoint and TLS setting and its Secret."""
+    credentials = credentials_from_secret(server, insecure, secret)
+    return ConnectionSpec(Target(name, credentials), credentials.server)
+
+
+def connect(spec: ConnectionSpec, timeout: float | None, pool_size: int = 8) -> Kube:
+    """A client for the cluster the spec describes."""
+    return Kube(_transport(spec, pool_size), spec.name, timeout)
+
+
+def connect_context(
+    kubeconfig: str | None, context: str | None, timeout: float | None, pool_size: int = 8
+) -> Kube:
+    """A client for a kubeconfig context (token files and plugins included)."""
+    return connect(context_spec(kubeconfig, context), timeout, pool_size)
+
+
+def connect_target(
+    kubeconfig: str | None, target: Target, timeout: float | None, pool_size: int = 8
+) -> Kube:
+    """A client for an already resolved context (`kubeconfig` is where it came from)."""
+    return connect(target_spec(kubeconfig, target), timeout, pool_size)
+
+
+# --------------------------------------------------------------------------- kubeconfig files
 
 
 def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]]:
@@ -44,6 +113,17 @@ def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]
         except (OSError, yaml.YAMLError) as err:
             raise FedError(f"cannot read kubeconfig {path}: {str(err).splitlines()[0]}") from None
     return documents
+
+
+def target_for(merged: dict[str, Any], context: str | None) -> Target:
+    """What a context of merged kubeconfigs says about reaching its cluster, with the
+    files it names (token, certificates) read."""
+    return resolve_context(merged, context, Path.read_bytes)
+
+
+def credentials_for(merged: dict[str, Any], context: str) -> Credentials:
+    """Credentials a Secret can hold; NotCopyable for exec / auth-provider users."""
+    return copyable_credentials(target_for(merged, context))
 
 
 def kubeconfig_target(kubeconfig: str | None, context: str | None) -> Target:
@@ -65,36 +145,18 @@ def list_contexts(kubeconfig: str | None) -> tuple[list[str], str | None]:
     return list(merged["contexts"]), merged["current"]
 
 
-def connect_context(
-    kubeconfig: str | None, context: str | None, timeout: float | None, pool_size: int = 8
-) -> Kube:
-    """A client for a kubeconfig context (token files and plugins included)."""
-    return connect_target(kubeconfig, kubeconfig_target(kubeconfig, context), timeout, pool_size)
+# --------------------------------------------------------------------------- transports
 
 
-def connect_target(
-    kubeconfig: str | None, target: Target, timeout: float | None, pool_size: int = 8
-) -> Kube:
-    """A client for an already resolved context (`kubeconfig` is where it came from)."""
+def _transport(spec: ConnectionSpec, pool_size: int) -> Transport:
+    target = spec.target
     if target.plugin:
-        transport = _plugin_transport(kubeconfig, target, pool_size)
-    else:
-        transport = _transport(target.credentials, pool_size, target)
-    return Kube(transport, target.context, timeout)
-
-
-def connect_credentials(
-    name: str, credentials: Credentials, timeout: float | None, pool_size: int = 8
-) -> Kube:
-    """A client for a member whose credentials were stored in the host."""
-    return Kube(_transport(credentials, pool_size), name, timeout)
-
-
-def _transport(credentials: Credentials, pool_size: int, target: Target | None = None) -> Transport:
+        return _plugin_transport(spec, pool_size)
+    credentials = target.credentials
     headers: dict[str, str] = {}
     if credentials.token:
         headers["Authorization"] = f"Bearer {credentials.token}"
-    elif target and target.basic_auth:
+    elif target.basic_auth:
         pair = ":".join(target.basic_auth).encode()
         headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
     cert_file = key_file = None
@@ -111,25 +173,25 @@ def _transport(credentials: Credentials, pool_size: int, target: Target | None =
             credentials.server,
             context,
             lambda: headers,
-            server_hostname=target.tls_server_name if target else None,
-            proxy=proxy_for(credentials.server, target.proxy_url if target else None, os.environ),
+            server_hostname=target.tls_server_name,
+            proxy=proxy_for(credentials.server, target.proxy_url, os.environ),
             pool_size=pool_size,
         )
     except (ssl.SSLError, ValueError) as err:
-        where = f"context {target.context!r}" if target else credentials.server
-        raise FedError(f"{where}: unusable TLS or server settings: {err}") from None
+        raise FedError(f"{spec.where}: unusable TLS or server settings: {err}") from None
 
 
-def _plugin_transport(kubeconfig: str | None, target: Target, pool_size: int) -> Transport:
+def _plugin_transport(spec: ConnectionSpec, pool_size: int) -> Transport:
     """Let the kubernetes package run the user's exec / auth-provider plugin; its
     refresh hook keeps the token current on every request."""
     import kubernetes.client as k8s
     import kubernetes.config as k8s_config
 
+    target = spec.target
     configuration = k8s.Configuration()
     try:
         k8s_config.load_kube_config(
-            config_file=kubeconfig,
+            config_file=spec.kubeconfig,
             context=target.context,
             client_configuration=configuration,
             persist_config=False,

@@ -6,15 +6,10 @@ from typing import Any
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.clock import now
-from kubectl_fed.core.membership import (
-    Probe,
-    credentials_from_secret,
-    credentials_mode,
-    probe_status,
-)
+from kubectl_fed.core.membership import Probe, credentials_mode, probe_status
 from kubectl_fed.errors import CRDsMissing, FedError
 from kubectl_fed.kube.client import Kube
-from kubectl_fed.kube.connect import connect_context, connect_credentials
+from kubectl_fed.kube.connect import ConnectionSpec, connect, context_spec, member_spec
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.state import LocalState
 
@@ -86,6 +81,11 @@ class Host:
         self, cluster: dict[str, Any], timeout: float | None, pool_size: int = 8
     ) -> Kube:
         """A client for a member, from its Secret or, for `local` members, local state."""
+        return connect(self.member_connection(cluster), timeout, pool_size)
+
+    def member_connection(self, cluster: dict[str, Any]) -> ConnectionSpec:
+        """How to reach a member: its Secret, or for `local` members the kubeconfig context
+        recorded in local state at join."""
         name = cluster["metadata"]["name"]
         spec = cluster.get("spec") or {}
         if credentials_mode(cluster) == "local":
@@ -95,9 +95,7 @@ class Host:
                     f"cluster {name!r} was joined with local credentials on another machine: "
                     f"join it here with `kubectl fed join {name} --credentials local --overwrite`"
                 )
-            return connect_context(
-                entry.get("kubeconfig"), entry.get("context"), timeout, pool_size
-            )
+            return context_spec(entry.get("kubeconfig"), entry.get("context"))
         secret_name = (spec.get("secretRef") or {}).get("name")
         if not secret_name:
             raise FedError(f"cluster {name!r} has no spec.secretRef")
@@ -107,7 +105,4 @@ class Host:
             raise FedError(
                 f"cluster {name!r}: secret {self.fed_namespace}/{secret_name} is missing"
             ) from None
-        credentials = credentials_from_secret(
-            spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret
-        )
-        return connect_credentials(name, credentials, timeout, pool_size)
+        return member_spec(name, spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret)

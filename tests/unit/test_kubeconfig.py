@@ -5,13 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_fed.core.kubeconfig import (
-    ContextNotFound,
-    NotCopyable,
-    credentials_for,
-    merge,
-    target_for,
-)
+from kubectl_fed.core.kubeconfig import ContextNotFound, NotCopyable, merge
+from kubectl_fed.kube.connect import credentials_for, target_for
 
 CA = base64.b64encode(b"CA").decode()
 

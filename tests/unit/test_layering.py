@@ -71,3 +71,12 @@ def test_only_cli_imports_click() -> None:
         if any(n == "click" or n.startswith("click.") for n in names) and p.parent.name != "cli"
     ]
     assert offenders == []
+
+
+def test_core_reads_no_files() -> None:
+    """Files are read in kube/ (kubeconfigs: kube/connect.py) and state.py, never in core."""
+    file_io = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
+    for path in (PACKAGE / "core").glob("*.py"):
+        calls = [n.func for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)]
+        names = {c.attr if isinstance(c, ast.Attribute) else getattr(c, "id", "") for c in calls}
+        assert not names & file_io, f"{path.name} reads or writes files"
