@@ -4,7 +4,7 @@
 
 On one local apiserver: a Deployment is read (GET) and server-side applied (PATCH)
 `--requests` times, one request at a time, through
-  - kubectl-fed's Kube (kube/transport.py, http.client), and
+  - kubectl-fed's ClusterClient (kube/transport.py, http.client), and
   - the kubernetes package's ApiClient.call_api (urllib3), raw JSON, no models;
 printing the client process's CPU time per request (process_time), which is what a
 sync pass pays thousands of times. Also the import time of each.

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from kubectl_fed.core.jsonpatch import escape
 
@@ -88,9 +88,13 @@ def _drop_host_allocations(obj: Object) -> None:
             port.pop("nodePort", None)
 
 
+# What one member's copy needs: written anew, written over, taken over, or nothing.
+DecisionAction = Literal["create", "update", "adopt", "none"]
+
+
 @dataclass(frozen=True)
 class Decision:
-    action: str  # create | update | adopt | none
+    action: DecisionAction
     status: ClusterStatus
     message: str = ""
     drifted: tuple[str, ...] = ()

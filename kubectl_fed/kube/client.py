@@ -2,7 +2,7 @@
 
 Typed models are skipped on purpose: raw dicts are what the core works with, and
 deserialising large lists into models is slow. Requests go through transport.py;
-connect.py turns kubeconfig contexts and stored credentials into a Kube.
+connect.py turns kubeconfig contexts and stored credentials into a ClusterClient.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRIES = 4
 
 
-class Kube:
-    """A connection to one cluster with request accounting and retries."""
+class ClusterClient:
+    """A client of one cluster (the host or a member): requests with accounting, retries
+    and the sync lease's fence, discovery, lists and watches."""
 
     def __init__(self, transport: Transport, name: str, timeout: float | None) -> None:
         self.transport = transport
@@ -189,15 +190,19 @@ class Kube:
             self._discovery = _discover(self)
         return self._discovery
 
-    def clone(self, pool_size: int) -> Kube:
+    def clone(self, pool_size: int) -> ClusterClient:
         """Another connection to the same cluster with its own pool (for long watches,
         which would otherwise hold the connections the work needs)."""
-        twin = Kube(self.transport.clone(pool_size), self.name, self.timeout)
+        twin = ClusterClient(self.transport.clone(pool_size), self.name, self.timeout)
         twin.fence = self.fence
         return twin
 
     def close(self) -> None:
         self.transport.close()
+
+
+# TODO(house): importers in ops/cli
+Kube = ClusterClient
 
 
 def _target(path: str, query: dict[str, Any] | None) -> str:
@@ -214,7 +219,7 @@ def _dry(dry_run: bool) -> dict[str, Any]:
     return {"dryRun": "All"} if dry_run else {}
 
 
-def _discover(kube: Kube) -> list[dict[str, Any]]:
+def _discover(kube: ClusterClient) -> list[dict[str, Any]]:
     """Aggregated discovery (one request per root) when served, else the legacy walk."""
     aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     found: list[dict[str, Any]] = []
@@ -249,7 +254,7 @@ def _from_aggregated(body: dict[str, Any], legacy: bool) -> list[dict[str, Any]]
     return out
 
 
-def _from_legacy(kube: Kube, body: dict[str, Any], legacy: bool) -> list[dict[str, Any]]:
+def _from_legacy(kube: ClusterClient, body: dict[str, Any], legacy: bool) -> list[dict[str, Any]]:
     if legacy:
         paths = [("", v, f"/api/{v}") for v in body.get("versions", [])]
     else:

@@ -1,7 +1,7 @@
 """One path from what names a cluster to a client of it:
 
     kubeconfig context --context_spec--+
-                                       +--> ConnectionSpec --connect--> Transport, Kube
+                                       +--> ConnectionSpec --connect--> Transport, ClusterClient
     member's Secret -----member_spec---+
 
 A kubeconfig context is read as kubectl reads it (--kubeconfig, the $KUBECONFIG list,
@@ -39,7 +39,7 @@ from kubectl_fed.core.kubeconfig import (
 from kubectl_fed.core.membership import credentials_from_secret
 from kubectl_fed.core.proxy import proxy_for
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.transport import Transport, ssl_context
 
 
@@ -75,21 +75,21 @@ def member_spec(name: str, server: str, insecure: bool, secret: dict[str, Any]) 
     return ConnectionSpec(Target(name, credentials), credentials.server)
 
 
-def connect(spec: ConnectionSpec, timeout: float | None, pool_size: int = 8) -> Kube:
+def connect(spec: ConnectionSpec, timeout: float | None, pool_size: int = 8) -> ClusterClient:
     """A client for the cluster the spec describes."""
-    return Kube(_transport(spec, pool_size), spec.name, timeout)
+    return ClusterClient(_transport(spec, pool_size), spec.name, timeout)
 
 
 def connect_context(
     kubeconfig: str | None, context: str | None, timeout: float | None, pool_size: int = 8
-) -> Kube:
+) -> ClusterClient:
     """A client for a kubeconfig context (token files and plugins included)."""
     return connect(context_spec(kubeconfig, context), timeout, pool_size)
 
 
 def connect_target(
     kubeconfig: str | None, target: Target, timeout: float | None, pool_size: int = 8
-) -> Kube:
+) -> ClusterClient:
     """A client for an already resolved context (`kubeconfig` is where it came from)."""
     return connect(target_spec(kubeconfig, target), timeout, pool_size)
 

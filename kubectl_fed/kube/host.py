@@ -8,7 +8,7 @@ from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.clock import now
 from kubectl_fed.core.membership import Probe, credentials_mode, probe_status
 from kubectl_fed.errors import CRDsMissing, FedError
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import ConnectionSpec, connect, context_spec, member_spec
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.state import LocalState
@@ -25,7 +25,7 @@ def fed_path(plural: str, name: str | None = None, namespace: str | None = None)
 class Host:
     """The host cluster seen through its federation API."""
 
-    def __init__(self, kube: Kube, fed_namespace: str, state: LocalState) -> None:
+    def __init__(self, kube: ClusterClient, fed_namespace: str, state: LocalState) -> None:
         self.kube = kube
         self.fed_namespace = fed_namespace
         self.state = state
@@ -79,7 +79,7 @@ class Host:
 
     def connect_member(
         self, cluster: dict[str, Any], timeout: float | None, pool_size: int = 8
-    ) -> Kube:
+    ) -> ClusterClient:
         """A client for a member, from its Secret or, for `local` members, local state."""
         return connect(self.member_connection(cluster), timeout, pool_size)
 

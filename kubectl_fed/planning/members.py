@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube, path_for
+from kubectl_fed.kube.client import ClusterClient, path_for
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.types import FederatedType
@@ -22,7 +22,7 @@ from kubectl_fed.planning.types import FederatedType
 @dataclass
 class Member:
     name: str
-    kube: Kube | None
+    kube: ClusterClient | None
     error: str = ""
     objects: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict)
     # Kinds that could not be listed (e.g. RBAC): never taken as "holds nothing".
@@ -124,7 +124,7 @@ class Members:
 
 
 def _fetch(
-    kube: Kube, ftype: FederatedType, named: tuple[str, str] | None
+    kube: ClusterClient, ftype: FederatedType, named: tuple[str, str] | None
 ) -> dict[tuple[str, str], Object]:
     try:
         if named is None:

@@ -1,11 +1,11 @@
 """What a pass decides about one federated object, before any write: the records the
-planner fills (Plan, the per-cluster Work) and the readers of a FederatedObject's spec
-(whose placement, whose overrides) that planning and writing share."""
+planner fills (Plan, and a MemberAction per member write) and the readers of a
+FederatedObject's spec (whose placement, whose overrides) that planning and writing share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import CONTROLLER, FOLLOWER_CONTROLLER
@@ -29,11 +29,32 @@ from kubectl_fed.planning.types import FederatedType
 
 UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
 
-@dataclass
+# A member copy someone else changed: put it back, or leave it and report it (Drifted).
+DriftMode = Literal["correct", "report"]
+DRIFT_MODES: tuple[DriftMode, ...] = get_args(DriftMode)
+
+
+@dataclass(init=False)
 class SyncOptions:
-    drift: str = "correct"  # correct | report
-    workers: int = 8
-    timeout: float | None = 10.0
+    drift: DriftMode
+    workers: int
+    timeout: float | None
+
+    # TODO(house): cli/sync.py passes --drift as a plain str (click.Choice of DRIFT_MODES);
+    # once it passes a DriftMode, the dataclass's own __init__ will do.
+    def __init__(
+        self, drift: str = "correct", workers: int = 8, timeout: float | None = 10.0
+    ) -> None:
+        self.drift = _drift_mode(drift)
+        self.workers = workers
+        self.timeout = timeout
+
+
+def _drift_mode(text: str) -> DriftMode:
+    for mode in DRIFT_MODES:
+        if text == mode:
+            return mode
+    raise ValueError(f"drift: expected one of {', '.join(DRIFT_MODES)}, got {text!r}")
 
 
 @dataclass
@@ -90,13 +111,20 @@ class Plan:
         return sorted(c for c in self.placement if c not in self.follows)
 
 
+# What a member needs for one planned object: its copy written (server-side apply), its
+# copy deleted, or its copy left in place without the federation's marks (orphaned).
+MemberActionKind = Literal["apply", "delete", "unmark"]
+
+
 @dataclass
-class Work:
+class MemberAction:
+    """One write to one member for one planned object."""
+
     plan: Plan
     cluster: str
-    action: str  # apply | delete | unmark
-    body: Object | None = None
-    live: Object | None = None
+    action: MemberActionKind
+    body: Object | None = None  # apply: what is sent
+    live: Object | None = None  # the member's copy as read, if any
 
 
 @dataclass

@@ -11,18 +11,19 @@ from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import (
     ClusterResult,
+    MemberAction,
+    MemberActionKind,
     Plan,
-    Work,
     member_copy,
     orphans,
     previously_placed,
 )
 
 
-def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Work]:
+def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[MemberAction]:
     """What to do in each member for a planned object: apply, delete or unmark."""
     result = plan.result
-    work: list[Work] = []
+    work: list[MemberAction] = []
     if plan.existing is None or (result.errors and not plan.placement):
         return work
     if not plan.placement and not result.errors:
@@ -72,12 +73,14 @@ def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Work]
             continue
         live = member.live(plan.ftype, namespace, name)
         if live is not None and is_managed(live):
-            action = "unmark" if orphans(annotations, live) else "delete"
+            action: MemberActionKind = "unmark" if orphans(annotations, live) else "delete"
             result.clusters[cluster] = ClusterResult(ClusterStatus.WAITING_FOR_REMOVAL)
-            work.append(Work(plan, cluster, action, live=live))
+            work.append(MemberAction(plan, cluster, action, live=live))
     return work
 
-def _decide(plan: Plan, cluster: str, live: Object | None, correct_drift: bool) -> Work | None:
+def _decide(
+    plan: Plan, cluster: str, live: Object | None, correct_drift: bool
+) -> MemberAction | None:
     try:
         copy_ = member_copy(plan, cluster, live)
     except OverrideError as err:
@@ -97,9 +100,9 @@ def _decide(plan: Plan, cluster: str, live: Object | None, correct_drift: bool) 
     )
     if decision.action == "none":
         return None
-    return Work(plan, cluster, "apply", body=copy_.body, live=live)
+    return MemberAction(plan, cluster, "apply", body=copy_.body, live=live)
 
-def retire_work(plan: Plan, members: Members) -> list[Work]:
+def retire_work(plan: Plan, members: Members) -> list[MemberAction]:
     """Remove (or orphan) every managed copy; an unreachable member keeps it pending."""
     annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
     namespace, name = key_of(plan.template)
@@ -118,7 +121,7 @@ def retire_work(plan: Plan, members: Members) -> list[Work]:
             continue
         live = member.live(plan.ftype, namespace, name)
         if live is not None and is_managed(live):
-            action = "unmark" if orphans(annotations, live) else "delete"
+            action: MemberActionKind = "unmark" if orphans(annotations, live) else "delete"
             plan.result.clusters[cluster] = ClusterResult(ClusterStatus.WAITING_FOR_REMOVAL)
-            work.append(Work(plan, cluster, action, live=live))
+            work.append(MemberAction(plan, cluster, action, live=live))
     return work

@@ -24,7 +24,7 @@ from typing import Any
 from kubectl_fed.core.clock import micro_time
 from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, Conflict, NotFound
 
 RENEW_EVERY_S = 5.0
@@ -49,7 +49,7 @@ def holder_identity() -> str:
 class SyncLease:
     def __init__(
         self,
-        kube: Kube,
+        kube: ClusterClient,
         namespace: str,
         identity: str | None = None,
         clock: Callable[[], float] = time.monotonic,

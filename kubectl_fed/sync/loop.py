@@ -18,7 +18,7 @@ from typing import Any
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.marks import MANAGED_LABEL
 from kubectl_fed.core.objects import ObjectKey
-from kubectl_fed.kube.client import Kube, path_for
+from kubectl_fed.kube.client import ClusterClient, path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.planning.snapshot import federated_types
@@ -85,7 +85,7 @@ class Watcher(threading.Thread):
 
     def __init__(
         self,
-        kube: Kube,
+        kube: ClusterClient,
         path: str,
         classify: Classifier,
         pending: Pending,
@@ -170,7 +170,7 @@ class WatchSet:
         self.host, self.timeout, self.pending = host, timeout, pending
         self.stop = threading.Event()
         self.host_kube = host.kube.clone(pool_size=4)
-        self.member_kubes: dict[str, tuple[str, Kube]] = {}  # name -> (endpoint, client)
+        self.member_kubes: dict[str, tuple[str, ClusterClient]] = {}  # name -> (endpoint, client)
         self.running: dict[tuple[str, str], Watcher] = {}  # (cluster or "", path) -> watcher
 
     def update(self, types: list[FederatedType], clusters: list[dict[str, Any]]) -> None:
@@ -199,7 +199,7 @@ class WatchSet:
     def _host_watch(self, path: str, classify: Classifier) -> Callable[[], Watcher]:
         return lambda: Watcher(self.host_kube, path, classify, self.pending, self.stop)
 
-    def _member_watch(self, kube: Kube, ftype: FederatedType) -> Callable[[], Watcher]:
+    def _member_watch(self, kube: ClusterClient, ftype: FederatedType) -> Callable[[], Watcher]:
         return lambda: Watcher(
             kube,
             path_for(ftype.resource),
@@ -209,7 +209,7 @@ class WatchSet:
             label_selector=f"{MANAGED_LABEL}=true",
         )
 
-    def _member(self, cluster: dict[str, Any]) -> Kube | None:
+    def _member(self, cluster: dict[str, Any]) -> ClusterClient | None:
         """A watch connection per member, opened again when its endpoint changes."""
         name = cluster["metadata"]["name"]
         endpoint = str((cluster.get("spec") or {}).get("apiEndpoint", ""))

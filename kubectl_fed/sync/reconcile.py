@@ -18,7 +18,7 @@ from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Members
-from kubectl_fed.planning.plan import UNKNOWN_KIND, ObjectResult, Plan, SyncOptions
+from kubectl_fed.planning.plan import UNKNOWN_KIND, DriftMode, ObjectResult, Plan, SyncOptions
 from kubectl_fed.planning.planner import Planner, leader_moved
 from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import member_work, retire_work
@@ -32,7 +32,7 @@ class PassReport:
     unreachable: dict[str, str]
     requests: dict[str, dict[str, int]]
     seconds: float
-    drift_mode: str = "correct"
+    drift_mode: DriftMode = "correct"
     # A watch-driven pass moved a workload: its followers need a full pass to follow.
     needs_full_pass: bool = False
 
@@ -69,7 +69,7 @@ class Reconciler:
             self._record_reachability(snap, members, discover=only is None)
             plans, retiring = self.planner.plan_all(snap, members, partial=only is not None)
             Planner.read_members(plans + retiring, members, bulk=only is None)
-            self._pipeline(plans, retiring, members)
+            self._propagate_all(plans, retiring, members)
             results = [p.result for p in plans + retiring]
             requests = {"host": dict(self.host.kube.counts), **members.requests()}
             unreachable = {n: m.error for n, m in members.by_name.items() if not m.reachable}
@@ -113,7 +113,7 @@ class Reconciler:
             )
             cluster["status"] = self.host.record_cluster_status(name, probe, cluster)
 
-    def _pipeline(self, plans: list[Plan], retiring: list[Plan], members: Members) -> None:
+    def _propagate_all(self, plans: list[Plan], retiring: list[Plan], members: Members) -> None:
         """Each object end to end (FederatedObject, member copies, status), many objects at
         a time: the host and every member are kept busy at once."""
         jobs = [(plan, False) for plan in plans] + [(plan, True) for plan in retiring]

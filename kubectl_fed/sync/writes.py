@@ -1,6 +1,6 @@
 """The writes of a pass: FederatedObjects in the host, copies in the members.
 
-Each write is fenced by the sync lease through the client (kube.client.Kube.fence).
+Each write is fenced by the sync lease through the client (kube.client.ClusterClient.fence).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Member
 from kubectl_fed.planning.plan import (
     ClusterResult,
+    MemberAction,
     Plan,
-    Work,
     fo_collection,
     fo_path,
     same_fo,
@@ -67,7 +67,7 @@ def write_federated_object(host: Host, plan: Plan) -> Object:
             }
     raise AssertionError("unreachable")
 
-def run_one(item: Work, member: Member) -> None:
+def run_one(item: MemberAction, member: Member) -> None:
     """Carry out one member write, recording the outcome in the plan's result."""
     results = item.plan.result.clusters
     if not member.reachable:
@@ -115,7 +115,7 @@ def drop_federated_object(host: Host, fo: Object) -> None:
         host.kube.delete(path)
 
 
-def _failure_code(item: Work) -> ClusterStatus:
+def _failure_code(item: MemberAction) -> ClusterStatus:
     if item.action in ("delete", "unmark"):
         return ClusterStatus.DELETION_FAILED
     return ClusterStatus.CREATION_FAILED if item.live is None else ClusterStatus.UPDATE_FAILED

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, Forbidden, NotFound
 from kubectl_fed.kube.host import Host
 from kubectl_fed.ops.adopt import (
@@ -156,8 +156,8 @@ def _request(*references: str, **options: Any) -> AdoptRequest:
 
 
 def _run(host_kube: FakeKube, member: FakeKube, request: AdoptRequest) -> list[Adopted]:
-    host = Host(cast(Kube, host_kube), "kube-admiral-system", LocalState.load(None))
-    return adopt(host, cast(Kube, member), request)
+    host = Host(cast(ClusterClient, host_kube), "kube-admiral-system", LocalState.load(None))
+    return adopt(host, cast(ClusterClient, member), request)
 
 
 def _report(rows: list[Adopted]) -> list[tuple[str, str, str, str]]:
