@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from kubectl_fed.core.clock import parse
+
 FORMATS = ("table", "wide", "json", "yaml", "name")
 
 
@@ -88,7 +90,8 @@ def age(timestamp: str | None, now: datetime | None = None) -> str:
     """kubectl-style short age: 45s, 12m, 3h, 5d."""
     if not timestamp:
         return "<unknown>"
-    then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    then = parse(timestamp)
+    assert then is not None
     seconds = int(((now or datetime.now(timezone.utc)) - then).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size * 2 or (unit == "m" and seconds >= 120):

@@ -194,7 +194,7 @@ def _ready(obj: dict[str, Any]) -> str:
 
 
 def _images(obj: dict[str, Any]) -> str:
-    from kubectl_fed.ops.objects import value_at
+    from kubectl_fed.core.objects import field_at
 
-    containers = value_at(obj, ("spec", "template", "spec", "containers")) or []
+    containers = field_at(obj, "spec", "template", "spec", "containers") or []
     return ",".join(str(c.get("image", "")) for c in containers)

@@ -114,7 +114,7 @@ def _show_live_readiness(host: Any, items: list[dict[str, Any]], timeout: float 
     """READY says whether each member answers now, not what the last probe recorded: no
     controller keeps the record fresh between syncs. Shown, not written (`--refresh`
     records)."""
-    from kubectl_fed.core.api import READY
+    from kubectl_fed.core.kubeadmiral import READY
     from kubectl_fed.core.membership import condition
     from kubectl_fed.ops.membership import live_readiness
 
@@ -135,7 +135,7 @@ def _show_live_readiness(host: Any, items: list[dict[str, Any]], timeout: float 
 
 
 def _cluster_columns() -> list[Any]:
-    from kubectl_fed.core.api import READY
+    from kubectl_fed.core.kubeadmiral import READY
     from kubectl_fed.core.membership import condition, credentials_mode
     from kubectl_fed.core.parsing import format_taint
     from kubectl_fed.output import Column, age

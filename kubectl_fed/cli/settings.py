@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kubectl_fed.core.api import DEFAULT_FED_NAMESPACE
+from kubectl_fed.core.kubeadmiral import DEFAULT_FED_NAMESPACE
 from kubectl_fed.errors import FedError
 
 if TYPE_CHECKING:

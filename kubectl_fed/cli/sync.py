@@ -106,7 +106,14 @@ def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, out
         if not take_lease(wait=not no_wait):
             return  # interrupted while waiting
         reconciler = Reconciler(
-            host, SyncOptions(drift=drift, workers=workers, timeout=s.timeout), progress=_progress()
+            host,
+            # click.Choice allows nothing else; the test narrows the str to the Literal.
+            SyncOptions(
+                drift="report" if drift == "report" else "correct",
+                workers=workers,
+                timeout=s.timeout,
+            ),
+            progress=_progress(),
         )
         if once:
             report = reconciler.run_pass()

@@ -15,11 +15,9 @@ from typing import Any
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.labels import DNS_SUBDOMAIN
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import ADOPTED_ANNOTATION as ADOPTED_ANNOTATION
 from kubectl_fed.core.marks import (
     CLUSTER_OVERRIDE_POLICY_LABEL,
+    CLUSTER_PROPAGATION_POLICY_LABEL,
     FEDERATION_ANNOTATIONS,
     FEDERATION_LABELS,
     JOB_CONTROLLER_UID_LABELS,
@@ -27,31 +25,11 @@ from kubectl_fed.core.marks import (
     KUBEADMIRAL_INTERNAL_PREFIX,
     MEMBER_MARK_ANNOTATIONS,
     MEMBER_MARK_LABELS,
+    NO_FEDERATED_RESOURCE_ANNOTATION,
     OVERRIDE_POLICY_LABEL,
+    PROPAGATION_POLICY_LABEL,
     TEMPLATE_METADATA,
 )
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import (
-    CLUSTER_PROPAGATION_POLICY_LABEL as CLUSTER_PROPAGATION_POLICY_LABEL,
-)
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import CLUSTERS_TO_ADOPT_ANNOTATION as CLUSTERS_TO_ADOPT_ANNOTATION
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import CONFLICT_RESOLUTION_ANNOTATION as CONFLICT_RESOLUTION_ANNOTATION
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import MANAGED_LABEL as MANAGED_LABEL
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import (
-    NO_FEDERATED_RESOURCE_ANNOTATION as NO_FEDERATED_RESOURCE_ANNOTATION,
-)
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import PROPAGATION_POLICY_LABEL as PROPAGATION_POLICY_LABEL
 from kubectl_fed.core.objects import fnv1_32
 
 CONTROLLER = "kubectl-fed"  # our entry in spec.placements[] and spec.overrides[]

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.objects import api_group as api_group
-from kubectl_fed.core.objects import field_at
+from kubectl_fed.core.objects import api_group, field_at
 
 # (API group, kind) -> keys leading to the pod spec; the kinds KubeAdmiral knows, plus ReplicaSet.
 POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {

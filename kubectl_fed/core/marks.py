@@ -100,11 +100,9 @@ SERVER_METADATA: Final = frozenset(
 # the finalizers of that cluster's controllers. (SERVER_METADATA leaves them out: a desired
 # copy that names owners or finalizers, from a FederatedObject written by hand, wants them.)
 COPY_METADATA: Final = SERVER_METADATA | {"ownerReferences", "finalizers"}
-# What a host template loses on its way into spec.template: COPY_METADATA but for
-# deletionGracePeriodSeconds, which this step has always kept (it is set only together with
-# deletionTimestamp, on a template being deleted). Kept as it was by a refactoring that
-# changes no behaviour; a candidate for COPY_METADATA itself.
-TEMPLATE_METADATA: Final = COPY_METADATA - {"deletionGracePeriodSeconds"}
+# What a host template loses on its way into spec.template: the same as a copy (its
+# deletionGracePeriodSeconds too, which members would refuse to take as a change).
+TEMPLATE_METADATA: Final = COPY_METADATA
 
 # Annotations each cluster's Deployment controller keeps on its own copy.
 DEPLOYMENT_REVISION_ANNOTATIONS: Final = (

@@ -9,9 +9,6 @@ from typing import Any
 from kubectl_fed.core import kubeadmiral, marks
 from kubectl_fed.core.kubeconfig import Credentials
 
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION as CLUSTER_ID_ANNOTATION
-
 REDACTED = "<redacted>"
 
 # The namespace whose UID tells what a member *is* (marks.CLUSTER_ID_ANNOTATION).

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kubectl_fed.core.jsonpatch import escape
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.jsonpatch import unescape as unescape
 from kubectl_fed.core.marks import (
     ADOPTED_ANNOTATION,
     ADOPTED_LABEL,

@@ -29,23 +29,16 @@ from kubectl_fed.core.division import (
     running_replicas,
     selected_reason,
 )
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.policy import V1_ANNOTATIONS as V1_ANNOTATIONS
 from kubectl_fed.core.policy import (
     V1_EQUAL_SPREAD,
+    Policy,
     Problems,
     Requirement,
     V1Preferences,
+    parse_policy,
     parse_v1_annotation,
     short_hash,
 )
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.policy import Policy as Policy
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.policy import parse_policy as parse_policy
 from kubectl_fed.core.replicas import tie_break_hashes
 from kubectl_fed.core.scheduling import (
     TRIGGER_PARTS,

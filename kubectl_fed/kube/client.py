@@ -201,8 +201,6 @@ class ClusterClient:
         self.transport.close()
 
 
-# TODO(house): importers in ops/cli
-Kube = ClusterClient
 
 
 def _target(path: str, query: dict[str, Any] | None) -> str:

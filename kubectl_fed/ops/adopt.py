@@ -12,23 +12,26 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import (
-    CLUSTER_PROPAGATION_POLICY_LABEL,
-    CLUSTERS_TO_ADOPT_ANNOTATION,
-    CONFLICT_RESOLUTION_ANNOTATION,
-    MANAGED_LABEL,
-    PROPAGATION_POLICY_LABEL,
     build_federated_object,
     clean_template,
     federated_object_name,
     policy_of,
 )
-from kubectl_fed.core.followers import api_group, referenced_objects
+from kubectl_fed.core.followers import referenced_objects
+from kubectl_fed.core.marks import (
+    CLUSTER_PROPAGATION_POLICY_LABEL,
+    CLUSTERS_TO_ADOPT_ANNOTATION,
+    CONFLICT_RESOLUTION_ANNOTATION,
+    MANAGED_LABEL,
+    PROPAGATION_POLICY_LABEL,
+)
+from kubectl_fed.core.objects import ObjectKey, api_group, key_of
 from kubectl_fed.core.prune import prune_for_adoption
 from kubectl_fed.core.resources import Resource, UnknownType, resolve_type
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube, path_for
+from kubectl_fed.kube.client import ClusterClient, path_for
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.ops.membership import ensure_namespace
@@ -69,17 +72,18 @@ class Adopted:
     objects: list[Object] = field(default_factory=list)  # what was (or would be) created
 
 
-Key = tuple[str, str, str, str]  # (apiVersion, kind, namespace, name)
 
 
 @dataclass
 class _Write:
     row: Adopted
     obj: Object
-    key: Key
+    key: ObjectKey
 
 
-def adopt(host: Host, member: Kube, request: AdoptRequest, progress: Any = None) -> list[Adopted]:
+def adopt(
+    host: Host, member: ClusterClient, request: AdoptRequest, progress: Any = None
+) -> list[Adopted]:
     """Adopt each object, with its policy and dependencies, all or nothing; when one
     fails the others go ahead. What this run federates is written once: a policy or a
     dependency that two objects share is created for the first and reported for the next.
@@ -89,7 +93,7 @@ def adopt(host: Host, member: Kube, request: AdoptRequest, progress: Any = None)
     host.require_api()
     policy_label = _check_policy(host, request) if request.policy else None
     sources = _live_objects(member, request)
-    done: dict[Key, str] = {}  # what this run federated (or would), with which object
+    done: dict[ObjectKey, str] = {}  # what this run federated (or would), with which object
     rows: list[Adopted] = []
     for index, (resource, live) in enumerate(sources, 1):
         rows += _adopt_one(host, member, request, resource, live, policy_label, done)
@@ -101,12 +105,12 @@ def adopt(host: Host, member: Kube, request: AdoptRequest, progress: Any = None)
 def _check_policy(host: Host, request: AdoptRequest) -> tuple[str, str]:
     name = str(request.policy)
     try:
-        host.kube.get(fed_path(api.PROPAGATION_POLICIES, name, request.namespace))
+        host.kube.get(fed_path(kubeadmiral.PROPAGATION_POLICIES, name, request.namespace))
         return PROPAGATION_POLICY_LABEL, name
     except NotFound:
         pass
     try:
-        host.kube.get(fed_path(api.CLUSTER_PROPAGATION_POLICIES, name))
+        host.kube.get(fed_path(kubeadmiral.CLUSTER_PROPAGATION_POLICIES, name))
         return CLUSTER_PROPAGATION_POLICY_LABEL, name
     except NotFound:
         raise FedError(
@@ -115,7 +119,7 @@ def _check_policy(host: Host, request: AdoptRequest) -> tuple[str, str]:
         ) from None
 
 
-def _live_objects(member: Kube, request: AdoptRequest) -> list[tuple[Resource, Object]]:
+def _live_objects(member: ClusterClient, request: AdoptRequest) -> list[tuple[Resource, Object]]:
     resources = member.api_resources()
     found = []
     for reference in request.references:
@@ -147,12 +151,12 @@ def _live_objects(member: Kube, request: AdoptRequest) -> list[tuple[Resource, O
 
 def _adopt_one(
     host: Host,
-    member: Kube,
+    member: ClusterClient,
     request: AdoptRequest,
     resource: Resource,
     live: Object,
     policy_label: tuple[str, str] | None,
-    done: dict[Key, str],
+    done: dict[ObjectKey, str],
 ) -> list[Adopted]:
     """The report rows of one object: itself, then its policy and dependencies."""
     name = live["metadata"]["name"]
@@ -248,9 +252,9 @@ def _policy_named(label: tuple[str, str]) -> tuple[str, str]:
     return ("PropagationPolicy" if namespaced else "ClusterPropagationPolicy"), label[1]
 
 
-def _key(obj: Object) -> Key:
-    metadata = obj["metadata"]
-    return (obj["apiVersion"], obj["kind"], metadata.get("namespace") or "", metadata["name"])
+def _key(obj: Object) -> ObjectKey:
+    namespace, name = key_of(obj)
+    return ObjectKey(api_group(obj), obj["kind"], namespace, name)
 
 
 def _fail(row: Adopted, message: str) -> Adopted:
@@ -272,7 +276,7 @@ def _host_copy(host: Host, resource: Resource, live: Object) -> Object | None:
         return found
     except NotFound:
         pass
-    plural = api.FEDERATED_OBJECTS if namespace else api.CLUSTER_FEDERATED_OBJECTS
+    plural = kubeadmiral.FEDERATED_OBJECTS if namespace else kubeadmiral.CLUSTER_FEDERATED_OBJECTS
     name = federated_object_name(live["metadata"]["name"], resource["plural"], resource["group"])
     try:
         federated: Object = host.kube.get(fed_path(plural, name, namespace))
@@ -289,7 +293,7 @@ def _policy(name: str, namespace: str | None, cluster: str) -> Object:
     if namespace:
         metadata["namespace"] = namespace
     return {
-        "apiVersion": api.API_VERSION,
+        "apiVersion": kubeadmiral.API_VERSION,
         "kind": "PropagationPolicy" if namespace else "ClusterPropagationPolicy",
         "metadata": metadata,
         "spec": {"schedulingMode": "Duplicate", "placement": [{"cluster": cluster}]},
@@ -320,11 +324,11 @@ def _template(
 
 def _dependencies(
     host: Host,
-    member: Kube,
+    member: ClusterClient,
     live: Object,
     label: tuple[str, str],
     request: AdoptRequest,
-    done: dict[Key, str],
+    done: dict[ObjectKey, str],
 ) -> list[tuple[Adopted, Object | None]]:
     """A report row for every ConfigMap, Secret, ServiceAccount and PVC the pod template
     references, each with the template to create for it (None: nothing to create)."""
@@ -353,12 +357,12 @@ def _dependencies(
 
 def _dependency(
     host: Host,
-    member: Kube,
+    member: ClusterClient,
     resource: Resource,
     namespace: str | None,
     label: tuple[str, str],
     request: AdoptRequest,
-    done: dict[Key, str],
+    done: dict[ObjectKey, str],
     row: Adopted,
 ) -> Object | None:
     """The template to create for one dependency, or None with `row` saying why not."""
@@ -459,12 +463,12 @@ def _same_policy(host: Host, path: str, wanted: Object) -> bool:
 
 def _collection(host: Host, obj: Object) -> str:
     namespace = obj["metadata"].get("namespace")
-    if obj["apiVersion"] == api.API_VERSION:
+    if obj["apiVersion"] == kubeadmiral.API_VERSION:
         plural = {
-            "PropagationPolicy": api.PROPAGATION_POLICIES,
-            "ClusterPropagationPolicy": api.CLUSTER_PROPAGATION_POLICIES,
-            "FederatedObject": api.FEDERATED_OBJECTS,
-            "ClusterFederatedObject": api.CLUSTER_FEDERATED_OBJECTS,
+            "PropagationPolicy": kubeadmiral.PROPAGATION_POLICIES,
+            "ClusterPropagationPolicy": kubeadmiral.CLUSTER_PROPAGATION_POLICIES,
+            "FederatedObject": kubeadmiral.FEDERATED_OBJECTS,
+            "ClusterFederatedObject": kubeadmiral.CLUSTER_FEDERATED_OBJECTS,
         }[obj["kind"]]
         return fed_path(plural, namespace=namespace)
     group = obj["apiVersion"].rpartition("/")[0]

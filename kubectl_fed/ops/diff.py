@@ -13,25 +13,21 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_fed.core.jsonpatch import unescape
+from kubectl_fed.core.marks import SERVER_METADATA
+from kubectl_fed.core.objects import key_of
 from kubectl_fed.core.overrides import OverrideError
-from kubectl_fed.core.propagation import differences, is_managed, unescape
+from kubectl_fed.core.propagation import differences, is_managed
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Member, Members
 from kubectl_fed.planning.plan import UNKNOWN_KIND, Plan, SyncOptions, member_copy
 from kubectl_fed.planning.preview import preview
-from kubectl_fed.planning.snapshot import key_of
 
 Object = dict[str, Any]
-IGNORED_METADATA = (
-    "managedFields",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "uid",
-    "selfLink",
-)
+# Not shown in a diff: what the server owns, but for a deletion under way, which is news.
+IGNORED_METADATA = SERVER_METADATA - {"deletionTimestamp", "deletionGracePeriodSeconds"}
 
 
 @dataclass

@@ -14,18 +14,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import override_policies_of, policy_of
 from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
 from kubectl_fed.core.membership import condition
+from kubectl_fed.core.objects import key_of
 from kubectl_fed.core.status import COUNTED_FIELDS, PROPAGATED
-from kubectl_fed.crds import CRD_REVISION
+from kubectl_fed.crds import CRD_REVISION, REVISION_ANNOTATION
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.errors import ApiError, Forbidden, NotFound, Unauthorized
 from kubectl_fed.kube.host import Host
-from kubectl_fed.ops.init import CRD_PATH, HASH_ANNOTATION, REVISION_ANNOTATION, desired_objects
+from kubectl_fed.ops.init import CRD_PATH, HASH_ANNOTATION, desired_objects
 from kubectl_fed.ops.objects import Object, find_condition, object_name, parallel
-from kubectl_fed.planning.snapshot import HostSnapshot, federated_types, key_of, load
+from kubectl_fed.planning.snapshot import HostSnapshot, federated_types, load
 from kubectl_fed.planning.types import FederatedType, default_types
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -76,20 +77,26 @@ class Permission:
 def sync_permissions(fed_namespace: str, types: list[FederatedType]) -> list[Permission]:
     """Every permission `kubectl fed sync` uses in the host."""
     needed: list[tuple[Iterable[str], str, str, str, str]] = [
-        (ALL_VERBS, api.FEDERATED_OBJECTS, api.GROUP, "", ""),
-        (("patch",), api.FEDERATED_OBJECTS, api.GROUP, "status", ""),
-        (ALL_VERBS, api.CLUSTER_FEDERATED_OBJECTS, api.GROUP, "", ""),
-        (("patch",), api.CLUSTER_FEDERATED_OBJECTS, api.GROUP, "status", ""),
-        (READ_VERBS, api.FEDERATED_CLUSTERS, api.GROUP, "", ""),
-        (("patch",), api.FEDERATED_CLUSTERS, api.GROUP, "status", ""),  # Ready/Offline
+        (ALL_VERBS, kubeadmiral.FEDERATED_OBJECTS, kubeadmiral.GROUP, "", ""),
+        (("patch",), kubeadmiral.FEDERATED_OBJECTS, kubeadmiral.GROUP, "status", ""),
+        (ALL_VERBS, kubeadmiral.CLUSTER_FEDERATED_OBJECTS, kubeadmiral.GROUP, "", ""),
+        (("patch",), kubeadmiral.CLUSTER_FEDERATED_OBJECTS, kubeadmiral.GROUP, "status", ""),
+        (READ_VERBS, kubeadmiral.FEDERATED_CLUSTERS, kubeadmiral.GROUP, "", ""),
+        (
+            ("patch",),
+            kubeadmiral.FEDERATED_CLUSTERS,
+            kubeadmiral.GROUP,
+            "status",
+            "",
+        ),  # Ready/Offline
         *(
-            (READ_VERBS, plural, api.GROUP, "", "")
+            (READ_VERBS, plural, kubeadmiral.GROUP, "", "")
             for plural in (
-                api.PROPAGATION_POLICIES,
-                api.CLUSTER_PROPAGATION_POLICIES,
-                api.OVERRIDE_POLICIES,
-                api.CLUSTER_OVERRIDE_POLICIES,
-                api.FEDERATED_TYPE_CONFIGS,
+                kubeadmiral.PROPAGATION_POLICIES,
+                kubeadmiral.CLUSTER_PROPAGATION_POLICIES,
+                kubeadmiral.OVERRIDE_POLICIES,
+                kubeadmiral.CLUSTER_OVERRIDE_POLICIES,
+                kubeadmiral.FEDERATED_TYPE_CONFIGS,
             )
         ),
         (("get",), "secrets", "", "", fed_namespace),  # member credentials
@@ -269,7 +276,7 @@ def _member_check(host: Host, cluster: Object, host_version: str, timeout: float
         return Check(f"member {name}", FAIL, err.message)
     finally:
         kube.close()
-    return member_verdict(name, version, host_version, condition(cluster, api.READY))
+    return member_verdict(name, version, host_version, condition(cluster, kubeadmiral.READY))
 
 
 def minor_of(version: str) -> tuple[int, int] | None:

@@ -12,15 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_fed.core.federate import (
-    CONTROLLER,
-    NO_FEDERATED_RESOURCE_ANNOTATION,
-    override_policies_of,
-    policy_of,
-)
+from kubectl_fed.core.federate import CONTROLLER, override_policies_of, policy_of
+from kubectl_fed.core.marks import NO_FEDERATED_RESOURCE_ANNOTATION
+from kubectl_fed.core.objects import field_at, key_of
 from kubectl_fed.core.overrides import OverrideError
+from kubectl_fed.core.policy import V1_ANNOTATIONS, Policy, parse_policy
 from kubectl_fed.core.resources import Resource
-from kubectl_fed.core.selection import V1_ANNOTATIONS, Policy, parse_policy
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
@@ -29,12 +26,9 @@ from kubectl_fed.ops.objects import (
     Object,
     group_object_name,
     object_name,
-    placed_clusters,
-    value_at,
 )
-from kubectl_fed.planning.plan import Plan, SyncOptions, member_copy
+from kubectl_fed.planning.plan import Plan, SyncOptions, all_placed, member_copy
 from kubectl_fed.planning.preview import preview
-from kubectl_fed.planning.snapshot import key_of
 
 
 @dataclass
@@ -158,7 +152,7 @@ def explanation(plan: Plan, members: list[str], unreachable: Mapping[str, str]) 
     record = plan.scheduling
     namespace, name = key_of(plan.template)
     names = sorted(set(members) | set(record.get("reasons") or {}) | set(plan.placement))
-    now = placed_clusters(plan.existing or {})
+    now = set(all_placed(plan.existing or {}))
     return Explanation(
         object=object_name(str(plan.template.get("apiVersion")), plan.ftype.kind, name),
         namespace=namespace,
@@ -255,7 +249,7 @@ def _effective_replicas(plan: Plan, cluster: str) -> int | None:
         desired = member_copy(plan, cluster, None).desired
     except OverrideError:
         return None
-    value = value_at(desired, plan.ftype.replicas_path)
+    value = field_at(desired, *plan.ftype.replicas_path)
     return value if isinstance(value, int) else None
 
 
@@ -310,7 +304,7 @@ def replica_lines(plan: Plan, policy: Policy | None, source: Object) -> list[str
     if not path:
         return [f"{plan.ftype.kind} has no replicas field: every chosen cluster gets a copy"]
     record = plan.scheduling
-    total = (record.get("fingerprint") or {}).get("replicas", value_at(plan.template, path))
+    total = (record.get("fingerprint") or {}).get("replicas", field_at(plan.template, *path))
     if record.get("kept"):
         return ["no scheduling ran (no policy): the placement and replicas are kept as they were"]
     if not record.get("divided"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubectl_fed.core.federate import ADOPTED_ANNOTATION, MANAGED_LABEL
+from kubectl_fed.core.marks import ADOPTED_ANNOTATION, MANAGED_LABEL
 from kubectl_fed.core.resources import Resource, UnknownType, resolve_type
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import path_for

@@ -8,16 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_fed.crds import CRD_REVISION, load_crds
+from kubectl_fed.crds import CRD_REVISION, REVISION_ANNOTATION, load_crds
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.ops.membership import ensure_namespace
 from kubectl_fed.planning.snapshot import SETTINGS_CONFIGMAP, V1_COMPAT_KEY
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 HASH_ANNOTATION = "kubectl-fed.io/crd-hash"
-REVISION_ANNOTATION = "kubectl-fed.io/crd-revision"
 ESTABLISH_TIMEOUT_S = 60.0
 
 
@@ -55,7 +54,7 @@ def _stamped(crd: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(
-    kube: Kube, fed_namespace: str, v1_compat: bool | None = None, dry_run: bool = False
+    kube: ClusterClient, fed_namespace: str, v1_compat: bool | None = None, dry_run: bool = False
 ) -> list[Change]:
     """Create or upgrade what differs; leave the rest untouched (no request at all)."""
     changes = [
@@ -80,7 +79,9 @@ def install(
     return changes
 
 
-def _apply_settings(kube: Kube, fed_namespace: str, v1_compat: bool, dry_run: bool) -> Change:
+def _apply_settings(
+    kube: ClusterClient, fed_namespace: str, v1_compat: bool, dry_run: bool
+) -> Change:
     wanted = settings_configmap(fed_namespace, v1_compat)
     path = f"/api/v1/namespaces/{fed_namespace}/configmaps/{SETTINGS_CONFIGMAP}"
     try:
@@ -93,7 +94,7 @@ def _apply_settings(kube: Kube, fed_namespace: str, v1_compat: bool, dry_run: bo
     return Change("ConfigMap", f"{SETTINGS_CONFIGMAP} (v1-compat={str(v1_compat).lower()})", action)
 
 
-def _crd_action(kube: Kube, crd: dict[str, Any]) -> str:
+def _crd_action(kube: ClusterClient, crd: dict[str, Any]) -> str:
     try:
         live = kube.get(f"{CRD_PATH}/{crd['metadata']['name']}")
     except NotFound:
@@ -114,7 +115,7 @@ def _revision(value: str | None) -> int:
         return 0
 
 
-def _wait_established(kube: Kube, names: list[str]) -> None:
+def _wait_established(kube: ClusterClient, names: list[str]) -> None:
     deadline = time.monotonic() + ESTABLISH_TIMEOUT_S
     for name in names:
         while not _established(kube.get(f"{CRD_PATH}/{name}")):

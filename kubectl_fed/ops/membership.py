@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral, marks
 from kubectl_fed.core.kubeconfig import Credentials, NotCopyable, Target, copyable_credentials
+from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION
 from kubectl_fed.core.membership import (
-    CLUSTER_ID_ANNOTATION,
     IDENTITY_NAMESPACE,
     Probe,
     api_resource_types,
@@ -23,7 +23,7 @@ from kubectl_fed.core.membership import (
 )
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import connect_target, kubeconfig_target
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host, fed_path
@@ -123,7 +123,7 @@ def same_cluster(
     return None
 
 
-def read_cluster_id(kube: Kube) -> str:
+def read_cluster_id(kube: ClusterClient) -> str:
     """The uid of the cluster's kube-system namespace: the same by every URL, name or TLS
     setting that reaches the cluster, and new when the cluster is rebuilt."""
     namespace = kube.get(f"/api/v1/namespaces/{IDENTITY_NAMESPACE}")
@@ -173,9 +173,9 @@ def _write_join(
         if existing:
             # --overwrite replaces the spec, labels and annotations wholesale.
             cluster["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-            host.kube.replace(fed_path(api.FEDERATED_CLUSTERS, request.name), cluster, dry)
+            host.kube.replace(fed_path(kubeadmiral.FEDERATED_CLUSTERS, request.name), cluster, dry)
         else:
-            host.kube.create(fed_path(api.FEDERATED_CLUSTERS), cluster, dry)
+            host.kube.create(fed_path(kubeadmiral.FEDERATED_CLUSTERS), cluster, dry)
     except ApiError:
         if secret and not dry and not existing:
             delete_quietly(host.kube, host.secret_path(secret["metadata"]["name"]))
@@ -216,7 +216,7 @@ def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[
         if cascade == "delete":
             raise FedError(f"cannot delete the objects in {name}: {err}") from None
         warnings.append(f"objects in {name} keep their federation marks: {err}")
-    delete_quietly(host.kube, fed_path(api.FEDERATED_CLUSTERS, name))
+    delete_quietly(host.kube, fed_path(kubeadmiral.FEDERATED_CLUSTERS, name))
     secret = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if secret:
         delete_quietly(host.kube, host.secret_path(secret))
@@ -228,7 +228,7 @@ def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[
 def _cascade(
     host: Host, cluster: dict[str, Any], cascade: str, timeout: float | None, warnings: list[str]
 ) -> int:
-    from kubectl_fed.core.federate import MANAGED_LABEL
+    from kubectl_fed.core.marks import MANAGED_LABEL
     from kubectl_fed.core.propagation import unmarked
     from kubectl_fed.kube.client import path_for
     from kubectl_fed.planning.snapshot import federated_types
@@ -265,7 +265,11 @@ def _cascade(
 
 
 def _twin(
-    host: Host, kube: Kube, cluster: dict[str, Any], timeout: float | None, warnings: list[str]
+    host: Host,
+    kube: ClusterClient,
+    cluster: dict[str, Any],
+    timeout: float | None,
+    warnings: list[str],
 ) -> str | None:
     """Another member that is this very cluster, if any (read live, else as recorded)."""
     try:
@@ -279,7 +283,7 @@ def _twin(
     return same_cluster(host, identity, cluster["metadata"]["name"], timeout, warnings)
 
 
-def ensure_namespace(kube: Kube, namespace: str, dry_run: bool = False) -> bool:
+def ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool = False) -> bool:
     """Create the namespace when missing; True when it had to be created."""
     try:
         kube.get(f"/api/v1/namespaces/{namespace}")
@@ -294,7 +298,7 @@ def ensure_namespace(kube: Kube, namespace: str, dry_run: bool = False) -> bool:
         return True
 
 
-def delete_quietly(kube: Kube, path: str) -> None:
+def delete_quietly(kube: ClusterClient, path: str) -> None:
     with contextlib.suppress(NotFound):
         kube.delete(path)
 
@@ -309,7 +313,7 @@ def _copyable(target: Target) -> Credentials:
         raise FedError(str(err)) from None
 
 
-def _probe(kube: Kube) -> Probe:
+def _probe(kube: ClusterClient) -> Probe:
     try:
         version = kube.server_version()
         resources = api_resource_types(kube.api_resources())
@@ -327,7 +331,7 @@ def _probe(kube: Kube) -> Probe:
     )
 
 
-def _identity(kube: Kube) -> tuple[str, str]:
+def _identity(kube: ClusterClient) -> tuple[str, str]:
     """(identity, "") or ("", why not): a member may answer yet refuse to show kube-system."""
     try:
         return read_cluster_id(kube), ""
@@ -393,7 +397,9 @@ def live_readiness(
 
 def record_cluster_id(host: Host, cluster: dict[str, Any], cluster_id: str) -> None:
     patch = {"metadata": {"annotations": {CLUSTER_ID_ANNOTATION: cluster_id}}}
-    host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, cluster["metadata"]["name"]), patch)
+    host.kube.merge_patch(
+        fed_path(kubeadmiral.FEDERATED_CLUSTERS, cluster["metadata"]["name"]), patch
+    )
     cluster["metadata"].setdefault("annotations", {})[CLUSTER_ID_ANNOTATION] = cluster_id
 
 
@@ -410,16 +416,18 @@ def change_taints(
     except ParseError as err:
         raise FedError(f"cluster {name!r}: {err}") from None
     if taints != current:
-        host.kube.merge_patch(fed_path(api.FEDERATED_CLUSTERS, name), {"spec": {"taints": taints}})
+        host.kube.merge_patch(
+            fed_path(kubeadmiral.FEDERATED_CLUSTERS, name), {"spec": {"taints": taints}}
+        )
     return taints
 
 
 def cordon(host: Host, name: str, on: bool) -> bool:
     """Cordon = a NoSchedule taint: no new placements, existing ones stay."""
-    taint = {"key": api.CORDON_TAINT_KEY, "effect": "NoSchedule"}
+    taint = {"key": marks.CORDON_TAINT_KEY, "effect": "NoSchedule"}
     cluster = host.must_cluster(name)
     current = (cluster.get("spec") or {}).get("taints") or []
-    has = any(t.get("key") == api.CORDON_TAINT_KEY for t in current)
+    has = any(t.get("key") == marks.CORDON_TAINT_KEY for t in current)
     if has == on:
         return False
     change_taints(host, name, [(taint, not on)], overwrite=True)

@@ -8,7 +8,7 @@ dicts into verdicts are kept apart from the reading so they are tested without a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -25,24 +25,6 @@ def object_name(api_version: str, kind: str, name: str) -> str:
 
 def group_object_name(group: str, kind: str, name: str) -> str:
     return f"{kind.lower()}{'.' + group if group else ''}/{name}"
-
-
-def value_at(obj: Any, path: Iterable[str]) -> Any:
-    for part in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
-
-
-def placed_clusters(fo: Object) -> set[str]:
-    """Every cluster a FederatedObject places on, whatever controller placed it."""
-    return {
-        str(p["cluster"])
-        for entry in (fo.get("spec") or {}).get("placements") or []
-        for p in entry.get("placement") or []
-        if p.get("cluster")
-    }
 
 
 def find_condition(status_: Object, kind: str) -> Object | None:

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_fed.core import api
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.objects import field_at, key_of
 from kubectl_fed.core.status import PROPAGATED, ClusterStatus, cluster_ok
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.ops.objects import (
@@ -18,11 +19,10 @@ from kubectl_fed.ops.objects import (
     find_condition,
     group_object_name,
     object_name,
-    placed_clusters,
-    value_at,
 )
 from kubectl_fed.planning.members import Members
-from kubectl_fed.planning.snapshot import federated_types, key_of
+from kubectl_fed.planning.plan import all_placed
+from kubectl_fed.planning.snapshot import federated_types
 from kubectl_fed.planning.types import FederatedType, type_of
 
 
@@ -189,8 +189,8 @@ def status(
 
 def federated_objects(host: Host, namespace: str | None) -> list[Object]:
     return [
-        *host.kube.list_all(fed_path(api.FEDERATED_OBJECTS, namespace=namespace)),
-        *host.kube.list_all(fed_path(api.CLUSTER_FEDERATED_OBJECTS)),
+        *host.kube.list_all(fed_path(kubeadmiral.FEDERATED_OBJECTS, namespace=namespace)),
+        *host.kube.list_all(fed_path(kubeadmiral.CLUSTER_FEDERATED_OBJECTS)),
     ]
 
 
@@ -232,7 +232,7 @@ def object_state(
     status_ = fo.get("status") or {}
     generation, synced_generation = metadata.get("generation"), status_.get("syncedGeneration")
     entries = {e.get("cluster"): e for e in status_.get("clusters") or [] if e.get("cluster")}
-    placed = placed_clusters(fo)
+    placed = set(all_placed(fo))
     context = _ClusterContext(
         template,
         replicas_path,
@@ -314,8 +314,8 @@ def _scheduled(
         return None
     for candidate in (
         context.scheduled.get(cluster),
-        value_at(copy, context.replicas_path),
-        value_at(context.template, context.replicas_path),
+        field_at(copy, *context.replicas_path),
+        field_at(context.template, *context.replicas_path),
     ):
         if isinstance(candidate, int):
             return candidate

@@ -5,7 +5,7 @@ FederatedObject's spec (whose placement, whose overrides) that planning and writ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import CONTROLLER, FOLLOWER_CONTROLLER
@@ -31,30 +31,13 @@ UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not 
 
 # A member copy someone else changed: put it back, or leave it and report it (Drifted).
 DriftMode = Literal["correct", "report"]
-DRIFT_MODES: tuple[DriftMode, ...] = get_args(DriftMode)
 
 
-@dataclass(init=False)
+@dataclass
 class SyncOptions:
-    drift: DriftMode
-    workers: int
-    timeout: float | None
-
-    # TODO(house): cli/sync.py passes --drift as a plain str (click.Choice of DRIFT_MODES);
-    # once it passes a DriftMode, the dataclass's own __init__ will do.
-    def __init__(
-        self, drift: str = "correct", workers: int = 8, timeout: float | None = 10.0
-    ) -> None:
-        self.drift = _drift_mode(drift)
-        self.workers = workers
-        self.timeout = timeout
-
-
-def _drift_mode(text: str) -> DriftMode:
-    for mode in DRIFT_MODES:
-        if text == mode:
-            return mode
-    raise ValueError(f"drift: expected one of {', '.join(DRIFT_MODES)}, got {text!r}")
+    drift: DriftMode = "correct"
+    workers: int = 8
+    timeout: float | None = 10.0
 
 
 @dataclass

@@ -19,10 +19,7 @@ from kubectl_fed.core.kubeadmiral import (
     PROPAGATION_POLICIES,
 )
 from kubectl_fed.core.marks import CLUSTER_PROPAGATION_POLICY_LABEL, PROPAGATION_POLICY_LABEL
-from kubectl_fed.core.objects import Object, ObjectKey
-
-# TODO(house): importers in ops/cli
-from kubectl_fed.core.objects import key_of as key_of
+from kubectl_fed.core.objects import Object, ObjectKey, key_of
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.kube.host import Host, fed_path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_fed.crds import REVISION_ANNOTATION
 from kubectl_fed.ops.doctor import (
     FAIL,
     OK,
@@ -18,7 +19,7 @@ from kubectl_fed.ops.doctor import (
     sync_permissions,
     templates_verdict,
 )
-from kubectl_fed.ops.init import HASH_ANNOTATION, REVISION_ANNOTATION
+from kubectl_fed.ops.init import HASH_ANNOTATION
 from kubectl_fed.planning.snapshot import HostSnapshot, Template
 from kubectl_fed.planning.types import default_types
 from tests.unit.helpers import CONFIGMAPS, DEPLOYMENTS, deployment, federated
