@@ -25,6 +25,7 @@ chaos: $(VENV)/.installed  ## the chaos run on real apiservers, long (KUBECTL_FE
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 release: $(VENV)/.installed  ## build the krew archive and write its sha256 into plugin-manifest/fed.yaml
 	$(PY) -m scripts.release

@@ -102,10 +102,10 @@ MINIMUM_PYTHON = (3, 10)
 ARCHIVE = os.path.dirname(__file__)
 
 
-def run(entry):
-    """Call main() of the module named entry."""
+def run(entry, function="main"):
+    """Call that function of the module named entry."""
     activate()
-    importlib.import_module(entry).main()
+    getattr(importlib.import_module(entry), function)()
 
 
 def activate():
@@ -165,7 +165,7 @@ import {BOOT_MODULE}
 # Run as kubectl_complete-fed (a link to this file, see the manifest's caveats), the
 # zipapp answers kubectl's completion requests.
 completing = os.path.basename(sys.argv[0]).startswith("kubectl_complete-")
-{BOOT_MODULE}.run("kubectl_fed.cli.completion" if completing else "kubectl_fed.cli")
+{BOOT_MODULE}.run("kubectl_fed.cli", "complete" if completing else "main")
 """
 
 COMPLETE_SHIM = f'''\
@@ -180,7 +180,7 @@ here = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, os.path.join(here, "kubectl-fed"))
 import {BOOT_MODULE}  # noqa: E402
 
-{BOOT_MODULE}.run("kubectl_fed.cli.completion")
+{BOOT_MODULE}.run("kubectl_fed.cli", "complete")
 '''
 
 # Imports every kubectl_fed module and every vendored top-level name from the zipapp,

@@ -6,5 +6,6 @@ VENV=${VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"   # the plugin must be found by the real kubectl
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
+echo "== import-linter (layers, purity)"; lint-imports
 echo "== local apiserver binary"; python -m tests.localcluster build
 echo "== pytest"; pytest -q -p no:cacheprovider "$@"

@@ -1,4 +1,5 @@
-"""Completion: `kubectl_complete-fed`, and every `shell_complete` callback of the commands.
+"""Completion: every `shell_complete` callback of the commands (the `kubectl_complete-fed`
+entry point that runs them is `kubectl_fed.cli.complete`).
 
 kubectl runs `kubectl_complete-fed` with the words after `fed` plus the word being
 completed; we print one candidate per line (`value<TAB>help`) and a last `:4` directive (no
@@ -8,33 +9,12 @@ those ask the host, briefly, and never fail loudly.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
 
-from kubectl_fed.cli.settings import Settings, resolve_kind
-
-NO_FILE_COMPLETION = 4
-
-
-def main() -> None:
-    from click.shell_completion import ShellComplete
-
-    from kubectl_fed.cli.app import fed
-
-    words = sys.argv[1:]
-    args, incomplete = (words[:-1], words[-1]) if words else ([], "")
-    completer = ShellComplete(fed, {}, "kubectl fed", "_KUBECTL_FED_COMPLETE")
-    try:
-        items = completer.get_completions(args, incomplete)
-    except Exception:  # a half-typed command line must never print a traceback
-        items = []
-    for item in items:
-        help_text = (item.help or "").split("\n")[0]
-        print(f"{item.value}\t{help_text}" if help_text else item.value)
-    print(f":{NO_FILE_COMPLETION}")
+from kubectl_fed.cli.settings import CLUSTER_TYPES, Settings, resolve_kind
 
 
 def complete_members(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
@@ -85,7 +65,6 @@ def complete_references(ctx: click.Context, param: click.Parameter, incomplete: 
 
 def complete_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
     """`get TYPE <TAB>`: names of TYPE's federated templates (none for `get clusters`)."""
-    from kubectl_fed.cli.get import CLUSTER_TYPES  # get imports this module
 
     kind = str(ctx.params.get("kind") or "")
     if not kind or kind.lower() in CLUSTER_TYPES:
@@ -112,6 +91,3 @@ def _template_names(ctx: click.Context, kind: str) -> list[str]:
     except Exception:  # completion must never fail loudly
         return []
 
-
-if __name__ == "__main__":
-    main()

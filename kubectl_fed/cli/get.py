@@ -10,6 +10,7 @@ import click
 from kubectl_fed.cli.completion import complete_cluster_list, complete_get_types, complete_names
 from kubectl_fed.cli.membership import list_clusters
 from kubectl_fed.cli.settings import (
+    CLUSTER_TYPES,
     host_options,
     namespace_options,
     namespace_scope,
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from kubectl_fed.core.resources import Resource
     from kubectl_fed.ops.get import MemberObjects
 
-CLUSTER_TYPES = ("clusters", "cluster", "fcluster", "federatedclusters", "federatedcluster")
 CLUSTER_ANNOTATION = "kubectl-fed.io/cluster"  # added to each item of `get -o json|yaml`
 # Kinds whose READY column is readyReplicas/spec.replicas, as kubectl shows it.
 READY_KINDS = ("Deployment", "ReplicaSet", "StatefulSet")

@@ -180,3 +180,7 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
         return split_reference(reference)
     except UnknownType as err:
         raise FedError(str(err)) from None
+
+
+# `kubectl fed get clusters` and its spellings: the members, not a federated type.
+CLUSTER_TYPES = ("clusters", "cluster", "fcluster", "federatedclusters", "federatedcluster")

@@ -3,6 +3,8 @@ the FNV-1 hash KubeAdmiral derives names and tie-breaks from."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Final, NamedTuple
 
 Object = dict[str, Any]
@@ -55,3 +57,9 @@ def fnv1_32(s: str) -> int:
     for byte in s.encode():
         h = ((h * FNV32_PRIME) & _MASK32) ^ byte
     return h
+
+
+def short_hash(value: object) -> str:
+    """A short stable hash of JSON-able data: policy content, scheduling fingerprints."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

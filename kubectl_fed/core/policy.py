@@ -8,7 +8,6 @@ and ``warnings``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from kubectl_fed.core.labels import OPERATORS, requirement_matches, requirement_problem
+from kubectl_fed.core.objects import short_hash
 from kubectl_fed.core.replicas import Preferences, PreparedPreferences
 
 if TYPE_CHECKING:
@@ -384,12 +384,6 @@ def _v1_preferences(
     if len(errors) > found:
         return None
     return V1Preferences(annotation, raw, rebalance, clusters)
-
-
-def short_hash(value: object) -> str:
-    """A short stable hash of JSON-able data: policy content, scheduling fingerprints."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _kind_of(value: object) -> str:

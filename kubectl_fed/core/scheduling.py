@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-from kubectl_fed.core.policy import short_hash
+from kubectl_fed.core.objects import short_hash
 from kubectl_fed.core.replicas import Preferences
 
 # --------------------------------------------------------------------------- inputs

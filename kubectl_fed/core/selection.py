@@ -29,6 +29,7 @@ from kubectl_fed.core.division import (
     running_replicas,
     selected_reason,
 )
+from kubectl_fed.core.objects import short_hash
 from kubectl_fed.core.policy import (
     V1_EQUAL_SPREAD,
     Policy,
@@ -37,7 +38,6 @@ from kubectl_fed.core.policy import (
     V1Preferences,
     parse_policy,
     parse_v1_annotation,
-    short_hash,
 )
 from kubectl_fed.core.replicas import tie_break_hashes
 from kubectl_fed.core.scheduling import (
