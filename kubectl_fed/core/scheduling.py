@@ -55,8 +55,7 @@ class ClusterSet:
                 self.by_name[cluster.name] = cluster
         hashes = {name: _trigger_hashes(c) for name, c in self.by_name.items()}
         self._hashes = {
-            part: {name: h[i] for name, h in hashes.items()}
-            for i, part in enumerate(TRIGGER_PARTS)
+            part: {name: h[i] for name, h in hashes.items()} for i, part in enumerate(TRIGGER_PARTS)
         }
 
     def fingerprint(self, policy_hash: str, replicas: int | None) -> dict[str, Any]:
@@ -183,3 +182,72 @@ def _format_preference(pref: Mapping[str, int | None] | None) -> str:
     if pref is None:
         return "none"
     return ", ".join(f"{k}={v}" for k, v in pref.items() if v is not None) or "none"
+
+
+@dataclass
+class SchedulingRecord:
+    """A scheduling decision as the FederatedObject's `status.scheduling` keeps it: the
+    chosen clusters, replicas per cluster, a typed reason per cluster, the fingerprint of
+    the inputs it was made from, and the set of Ready clusters it saw. `kept` marks "no
+    scheduling ran" (no policy, or placed by hand): the placement stays as written."""
+
+    clusters: list[str] = field(default_factory=list)
+    replicas: dict[str, int] = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    divided: bool = False
+    reasons: dict[str, ClusterReason] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    deferred_reason: str | None = None
+    ready: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # of this pass; never stored
+    kept: bool = False
+
+    @classmethod
+    def of(cls, outcome: SchedulingResult, ready: list[str]) -> SchedulingRecord:
+        return cls(
+            clusters=sorted(outcome.clusters),
+            replicas={c: n for c, n in outcome.clusters.items() if n is not None},
+            fingerprint=dict(outcome.fingerprint),
+            divided=outcome.division is not None,
+            reasons=dict(sorted(outcome.reasons.items())),
+            warnings=list(outcome.warnings),
+            deferred_reason=outcome.deferred_reason,
+            ready=list(ready),
+            errors=list(outcome.errors),
+        )
+
+    def to_status(self) -> dict[str, Any]:
+        """The status.scheduling map (reasons as `code: message`, as stored so far)."""
+        status: dict[str, Any] = {
+            "clusters": list(self.clusters),
+            "replicas": dict(self.replicas),
+            "fingerprint": self.fingerprint,
+            "divided": self.divided,
+            "reasons": {c: f"{r.code}: {r.message}" for c, r in self.reasons.items()},
+            "ready": list(self.ready),
+        }
+        if self.warnings:
+            status["warnings"] = list(self.warnings)
+        if self.deferred_reason:
+            status["deferredReason"] = self.deferred_reason
+        return status
+
+    @classmethod
+    def from_status(cls, status: Mapping[str, Any] | None) -> SchedulingRecord:
+        """Read back what to_status wrote (tolerant: a field missing is empty)."""
+        status = status or {}
+        clusters = [str(c) for c in status.get("clusters") or []]
+        reasons = {}
+        for cluster, text in (status.get("reasons") or {}).items():
+            code, _, message = str(text).partition(": ")
+            reasons[str(cluster)] = ClusterReason(cluster in clusters, code, message)
+        return cls(
+            clusters=clusters,
+            replicas={str(c): int(n) for c, n in (status.get("replicas") or {}).items()},
+            fingerprint=dict(status.get("fingerprint") or {}),
+            divided=bool(status.get("divided")),
+            reasons=reasons,
+            warnings=[str(w) for w in status.get("warnings") or []],
+            deferred_reason=status.get("deferredReason") or None,
+            ready=[str(c) for c in status.get("ready") or []],
+        )

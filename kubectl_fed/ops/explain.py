@@ -18,6 +18,7 @@ from kubectl_fed.core.objects import field_at, key_of
 from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.policy import V1_ANNOTATIONS, Policy, parse_policy
 from kubectl_fed.core.resources import Resource
+from kubectl_fed.core.scheduling import Reason, SchedulingRecord
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
@@ -151,7 +152,7 @@ def explanation(plan: Plan, members: list[str], unreachable: Mapping[str, str]) 
     parsed = parse_policy(policy_spec) if policy_spec is not None else None
     record = plan.scheduling
     namespace, name = key_of(plan.template)
-    names = sorted(set(members) | set(record.get("reasons") or {}) | set(plan.placement))
+    names = sorted(set(members) | set(record.reasons) | set(plan.placement))
     now = set(all_placed(plan.existing or {}))
     return Explanation(
         object=object_name(str(plan.template.get("apiVersion")), plan.ftype.kind, name),
@@ -164,10 +165,10 @@ def explanation(plan: Plan, members: list[str], unreachable: Mapping[str, str]) 
         clusters=[_choice(plan, c, c in now, unreachable.get(c, "")) for c in names],
         replicas=replica_lines(plan, parsed, source),
         rescheduling=rescheduling_lines(parsed, record),
-        deferred_reason=str(record.get("deferredReason") or ""),
+        deferred_reason=record.deferred_reason or "",
         errors=list(plan.result.errors) + (parsed.errors if parsed else []),
-        warnings=list(record.get("warnings") or []) + (parsed.warnings if parsed else []),
-        scheduling={k: v for k, v in record.items() if k != "errors"},
+        warnings=list(record.warnings) + (parsed.warnings if parsed else []),
+        scheduling={} if record.kept else record.to_status(),
     )
 
 
@@ -207,10 +208,9 @@ def _reason(plan: Plan, cluster: str, chosen: bool) -> tuple[str, str]:
     if cluster in plan.follows:  # before its own policy's reason, which says "not here"
         leaders = ", ".join(plan.follows[cluster])
         return "Follower", f"used by {leaders}, placed here (followers go where it goes)"
-    recorded = (record.get("reasons") or {}).get(cluster)
+    recorded = record.reasons.get(cluster)
     if recorded:
-        code, _, message = str(recorded).partition(": ")
-        return code, message
+        return recorded.code, recorded.message
     if chosen:
         return "Placed", "listed in the FederatedObject's spec.placements"
     return "NotPlaced", "not chosen"
@@ -228,7 +228,7 @@ def override_patches(plan: Plan, cluster: str) -> list[Object]:
     ]
     ours = plan.patches.get(cluster, [])
     replicas = "/" + "/".join(plan.ftype.replicas_path or ())
-    divided = bool(plan.scheduling.get("divided"))
+    divided = plan.scheduling.divided
     tagged = [
         {
             **patch,
@@ -304,10 +304,10 @@ def replica_lines(plan: Plan, policy: Policy | None, source: Object) -> list[str
     if not path:
         return [f"{plan.ftype.kind} has no replicas field: every chosen cluster gets a copy"]
     record = plan.scheduling
-    total = (record.get("fingerprint") or {}).get("replicas", field_at(plan.template, *path))
-    if record.get("kept"):
+    total = record.fingerprint.get("replicas", field_at(plan.template, *path))
+    if record.kept:
         return ["no scheduling ran (no policy): the placement and replicas are kept as they were"]
-    if not record.get("divided"):
+    if not record.divided:
         return [f"Duplicate: every chosen cluster runs the template's {total} replicas"]
     annotation = V1_ANNOTATIONS.get(plan.ftype.kind, "")
     raw = ((source.get("metadata") or {}).get("annotations") or {}).get(annotation)
@@ -322,7 +322,7 @@ def replica_lines(plan: Plan, policy: Policy | None, source: Object) -> list[str
     return [header, *_division_lines(record, preferences)]
 
 
-def _v1_lines(record: Object, total: Any, annotation: str, raw: str) -> list[str]:
+def _v1_lines(record: SchedulingRecord, total: Any, annotation: str, raw: str) -> list[str]:
     try:
         document = json.loads(raw)
     except ValueError:
@@ -338,16 +338,14 @@ def _v1_lines(record: Object, total: Any, annotation: str, raw: str) -> list[str
     return [header, *_division_lines(record, preferences)]
 
 
-def _division_lines(record: Object, preferences: Mapping[str, Any]) -> list[str]:
-    replicas = record.get("replicas") or {}
-    reasons = record.get("reasons") or {}
+def _division_lines(record: SchedulingRecord, preferences: Mapping[str, Any]) -> list[str]:
     candidates = sorted(
-        set(record.get("clusters") or [])
-        | {c for c, r in reasons.items() if str(r).startswith("NoReplicasAssigned")}
+        set(record.clusters)
+        | {c for c, r in record.reasons.items() if r.code == Reason.NO_REPLICAS}
     )
     return [
         f"  {cluster}: {_preference(preferences.get(cluster) or preferences.get('*'))}"
-        f" -> {replicas.get(cluster, 0)}"
+        f" -> {record.replicas.get(cluster, 0)}"
         for cluster in candidates
     ]
 
@@ -360,9 +358,9 @@ TRIGGER_EVENTS = {  # reschedulePolicy.rescheduleWhen switches, as events
 }
 
 
-def rescheduling_lines(policy: Policy | None, record: Object) -> list[str]:
-    if record.get("deferredReason"):
-        return [f"deferred: {record['deferredReason']}"]
+def rescheduling_lines(policy: Policy | None, record: SchedulingRecord) -> list[str]:
+    if record.deferred_reason:
+        return [f"deferred: {record.deferred_reason}"]
     if policy is None:
         return []
     if policy.sticky:

@@ -22,6 +22,7 @@ from kubectl_fed.core.propagation import (
     is_managed,
     member_object,
 )
+from kubectl_fed.core.scheduling import SchedulingRecord
 from kubectl_fed.core.status import object_ok
 from kubectl_fed.kube.host import fed_path
 from kubectl_fed.planning.snapshot import Template
@@ -79,11 +80,11 @@ class Plan:
     existing: Object | None  # as it is in the host
     ftype: FederatedType
     template: Object  # what members receive, before per-cluster patches
-    native: Template | None
-    placement: dict[str, int | None]
-    patches: dict[str, list[dict[str, Any]]]
-    patch_errors: dict[str, str]
-    scheduling: dict[str, Any]
+    native: Template | None = None  # the host object it was made from, if any
+    placement: dict[str, int | None] = field(default_factory=dict)  # cluster -> replicas
+    patches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per cluster
+    patch_errors: dict[str, str] = field(default_factory=dict)  # why a cluster got none
+    scheduling: SchedulingRecord = field(default_factory=lambda: SchedulingRecord(kept=True))
     leader_policy: Object | None = None
     result: ObjectResult = field(default_factory=lambda: ObjectResult("", "", ""))
     # Clusters it goes to only because workloads placed there use it: cluster -> leaders.

@@ -6,6 +6,7 @@ workloads (followers). Nothing here writes; sync/ acts on the plans, and `diff` 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
@@ -26,7 +27,7 @@ from kubectl_fed.core.scheduling import (
     ClusterInfo,
     ClusterSet,
     CurrentPlacement,
-    SchedulingResult,
+    SchedulingRecord,
     WorkloadInfo,
 )
 from kubectl_fed.core.selection import select_clusters, select_clusters_v1
@@ -128,19 +129,17 @@ class Planner:
             clusters,
             obj,
         )
-        result.errors += scheduling.get("errors", [])
+        result.errors += scheduling.errors
         return Plan(
-            draft,
-            existing,
-            template.type,
-            draft["spec"]["template"],
-            template,
-            _placement_of(scheduling, existing),
-            {},
-            {},
-            scheduling,
-            policy,
-            result,
+            fo=draft,
+            existing=existing,
+            ftype=template.type,
+            template=draft["spec"]["template"],
+            native=template,
+            placement=_placement_of(scheduling, existing),
+            scheduling=scheduling,
+            leader_policy=policy,
+            result=result,
         )
 
     def _plan_direct(
@@ -158,30 +157,31 @@ class Planner:
                 "not federated: add a FederatedTypeConfig for it"
             )
             return Plan(
-                fo,
-                fo,
-                FederatedType("", "v1", UNKNOWN_KIND, "?", True),
-                template,
-                None,
-                {},
-                {},
-                {},
-                {},
-                None,
-                result,
+                fo=fo,
+                existing=fo,
+                ftype=FederatedType("", "v1", UNKNOWN_KIND, "?", True),
+                template=template,
+                result=result,
             )
         desired = copy.deepcopy(fo)
         policy, errors = self._policy_for(fo, snap)
         result.errors += errors
-        scheduling: dict[str, Any] = {}
+        scheduling = SchedulingRecord(kept=True)
         if policy_of(fo) is not None:
             scheduling = self._schedule(template, ftype, fo, policy, False, clusters, fo)
-            result.errors += scheduling.get("errors", [])
+            result.errors += scheduling.errors
             placement = _placement_of(scheduling, fo)
         else:  # placed by hand: the union of every controller's placement
             placement = {c: None for c in all_placed(fo, followers=False)}
         return Plan(
-            desired, fo, ftype, template, None, placement, {}, {}, scheduling, policy, result
+            fo=desired,
+            existing=fo,
+            ftype=ftype,
+            template=template,
+            placement=placement,
+            scheduling=scheduling,
+            leader_policy=policy,
+            result=result,
         )
 
     def _policy_for(self, obj: Object, snap: HostSnapshot) -> tuple[Object | None, list[str]]:
@@ -205,16 +205,17 @@ class Planner:
         v1_compat: bool,
         clusters: dict[str, tuple[ClusterInfo, ClusterInfo]],
         source: Object,
-    ) -> dict[str, Any]:
-        previous = ((existing or {}).get("status") or {}).get("scheduling") or {}
+    ) -> SchedulingRecord:
+        stored = ((existing or {}).get("status") or {}).get("scheduling")
+        previous = SchedulingRecord.from_status(stored) if stored else None
         placed = set(placed_by(existing, CONTROLLER)) if existing else set()
-        current_replicas = previous.get("replicas") or {}
+        current_replicas = previous.replicas if previous else {}
         ready = self._ready
         current = CurrentPlacement(
             clusters={c: current_replicas.get(c) for c in placed},
             # A cluster that went down or came back is not a policy trigger, but must be
             # rescheduled for: else what was created during an outage never reaches it.
-            fingerprint=previous.get("fingerprint") if previous.get("ready") == ready else None,
+            fingerprint=previous.fingerprint if previous and previous.ready == ready else None,
         )
         # An unreachable cluster keeps what it holds (an outage is not a reason to move),
         # but gets nothing new.
@@ -232,21 +233,18 @@ class Planner:
         if policy is None and v1_compat:
             outcome = select_clusters_v1(infos, workload, current)
         elif policy is None:
-            return {"errors": [], "replicas": current_replicas, "kept": True}
+            return SchedulingRecord(replicas=dict(current_replicas), kept=True)
         else:
             outcome = select_clusters(self._parsed(policy), infos, workload, current)
-        record = {**_scheduling_record(outcome), "ready": ready}
+        record = SchedulingRecord.of(outcome, ready)
         if previous and not outcome.rescheduled and not outcome.errors:
             # Same decision: keep its record (and reasons) so status does not churn.
-            record = {
-                **previous,
-                "errors": [],
-                "deferredReason": outcome.deferred_reason,
-                "clusters": record["clusters"],
-                "replicas": record["replicas"],
-            }
-            if not outcome.deferred_reason:
-                record.pop("deferredReason")
+            return replace(
+                previous,
+                deferred_reason=outcome.deferred_reason,
+                clusters=record.clusters,
+                replicas=record.replicas,
+            )
         return record
 
     def _parsed(self, policy: Object) -> Policy:
@@ -264,7 +262,7 @@ class Planner:
         if missing and not plan.placement:
             plan.result.errors += missing
         labels = {c["metadata"]["name"]: c["metadata"].get("labels") or {} for c in snap.clusters}
-        divided = plan.scheduling.get("divided", False)
+        divided = plan.scheduling.divided
         for cluster, replicas in sorted(plan.placement.items()):
             if missing:  # never half-applied: without its overrides a copy is not written
                 plan.patch_errors[cluster] = "; ".join(missing) + ": the copy is not written"
@@ -342,9 +340,8 @@ class Planner:
         if ftype is None:
             return None
         namespace, name = key_of(template)
-        plan = Plan(fo, fo, ftype, template, None, {}, {}, {}, {})
-        plan.result = ObjectResult(template.get("kind", "?"), namespace, name, retired=True)
-        return plan
+        result = ObjectResult(template.get("kind", "?"), namespace, name, retired=True)
+        return Plan(fo=fo, existing=fo, ftype=ftype, template=template, result=result)
 
 
 def _set_follower_spec(plan: Plan) -> None:
@@ -365,10 +362,9 @@ def leader_moved(plan: Plan) -> bool:
     return set(plan.own_placement) != set(placed_by(plan.existing, CONTROLLER))
 
 
-def _placement_of(scheduling: dict[str, Any], existing: Object | None) -> dict[str, int | None]:
-    replicas = scheduling.get("replicas") or {}
-    clusters = placed_by(existing, CONTROLLER) if scheduling.get("kept") else scheduling["clusters"]
-    return {c: replicas.get(c) for c in clusters}
+def _placement_of(record: SchedulingRecord, existing: Object | None) -> dict[str, int | None]:
+    clusters = placed_by(existing, CONTROLLER) if record.kept else record.clusters
+    return {c: record.replicas.get(c) for c in clusters}
 
 
 def _replicas(template: Object, path: tuple[str, ...] | None) -> int | None:
@@ -411,22 +407,6 @@ def _cluster_infos(
         }
         infos[name] = (ClusterInfo(ready=ready, **base), ClusterInfo(ready=True, **base))
     return infos
-
-
-def _scheduling_record(outcome: SchedulingResult) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "clusters": sorted(outcome.clusters),
-        "replicas": {c: n for c, n in outcome.clusters.items() if n is not None},
-        "fingerprint": outcome.fingerprint,
-        "divided": outcome.division is not None,
-        "reasons": {c: f"{r.code}: {r.message}" for c, r in sorted(outcome.reasons.items())},
-        "errors": list(outcome.errors),
-    }
-    if outcome.warnings:
-        record["warnings"] = list(outcome.warnings)
-    if outcome.deferred_reason:
-        record["deferredReason"] = outcome.deferred_reason
-    return record
 
 
 def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:

@@ -30,6 +30,7 @@ V1_COMPAT_KEY = "v1-compat"
 # Namespaces whose objects are the host's own, never templates.
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
+
 @dataclass
 class Template:
     """A native object in the host that the federation propagates."""

@@ -38,9 +38,7 @@ def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Membe
             )
             continue
         if not member.reachable:
-            result.clusters[cluster] = ClusterResult(
-                ClusterStatus.CLUSTER_NOT_READY, member.error
-            )
+            result.clusters[cluster] = ClusterResult(ClusterStatus.CLUSTER_NOT_READY, member.error)
             continue
         if cluster in plan.patch_errors:
             result.clusters[cluster] = ClusterResult(
@@ -78,6 +76,7 @@ def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Membe
             work.append(MemberAction(plan, cluster, action, live=live))
     return work
 
+
 def _decide(
     plan: Plan, cluster: str, live: Object | None, correct_drift: bool
 ) -> MemberAction | None:
@@ -101,6 +100,7 @@ def _decide(
     if decision.action == "none":
         return None
     return MemberAction(plan, cluster, "apply", body=copy_.body, live=live)
+
 
 def retire_work(plan: Plan, members: Members) -> list[MemberAction]:
     """Remove (or orphan) every managed copy; an unreachable member keeps it pending."""

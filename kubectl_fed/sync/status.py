@@ -49,8 +49,8 @@ def _write_fo_status(host: Host, plan: Plan) -> None:
         "conditions": [condition_],
         "clusters": [_cluster_entry(c, r) for c, r in sorted(plan.result.clusters.items())],
     }
-    if plan.scheduling and not plan.scheduling.get("kept"):
-        status["scheduling"] = {k: v for k, v in plan.scheduling.items() if k != "errors"}
+    if not plan.scheduling.kept:
+        status["scheduling"] = plan.scheduling.to_status()
     elif old.get("scheduling"):
         status["scheduling"] = old["scheduling"]
     patch = merge_patch(old, status)

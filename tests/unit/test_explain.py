@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_fed.cli.explain import explanation_text
+from kubectl_fed.core.scheduling import ClusterReason, SchedulingRecord
 from kubectl_fed.ops.explain import explanation, policy_summary
 from kubectl_fed.planning.plan import ObjectResult, Plan
 from kubectl_fed.planning.snapshot import Template
@@ -39,7 +40,9 @@ def plan(scheduling: dict[str, Any], **overrides: Any) -> Plan:
             ],
         },
         "patch_errors": {},
-        "scheduling": scheduling,
+        "scheduling": SchedulingRecord(kept=True)
+        if scheduling.get("kept")
+        else SchedulingRecord.from_status(scheduling),
         "leader_policy": policy,
         "result": ObjectResult("Deployment", "shop", "web"),
     }
@@ -86,7 +89,9 @@ def test_explanation_of_deferral_followers_and_missing_policy() -> None:
     follower = plan(
         {**DIVIDED, "clusters": ["member-1"]}, placement={"member-1": 3, "member-2": None}
     )
-    follower.scheduling["reasons"] = {"member-1": "Selected: selected, 3 replicas"}
+    follower.scheduling.reasons = {
+        "member-1": ClusterReason(True, "Selected", "selected, 3 replicas")
+    }
     follower.follows = {"member-2": ["Deployment/web"]}
     codes = {c.cluster: c.code for c in explanation(follower, [], {}).clusters}
     assert codes == {"member-1": "Selected", "member-2": "Follower"}
