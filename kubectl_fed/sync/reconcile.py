@@ -65,7 +65,7 @@ from kubectl_fed.sync import members as member_io
 from kubectl_fed.sync.adoption import adoption_allowed
 from kubectl_fed.sync.members import Member, Members
 from kubectl_fed.sync.snapshot import HostSnapshot, Template, TemplateKey, key_of, load
-from kubectl_fed.sync.types import FederatedType, type_of
+from kubectl_fed.sync.types import DEFAULT_TYPES, FederatedType, type_of
 
 FINALIZER = "kubectl-fed.io/cleanup"
 UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
@@ -95,6 +95,7 @@ class ObjectResult:
     clusters: dict[str, ClusterResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     retired: bool = False
+    group: str = ""  # the template's API group
 
     @property
     def ok(self) -> bool:
@@ -107,7 +108,11 @@ class ObjectResult:
 
     @property
     def title(self) -> str:
-        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+        """`Kind/namespace/name`; a kind other than the built-in ones (a CRD's) with its
+        group, so that a Knative `Service` is not spelt like the core one."""
+        builtin = any((g, k) == (self.group, self.kind) for g, _, k, *_ in DEFAULT_TYPES)
+        kind = self.kind if builtin or not self.group else f"{self.kind}.{self.group}"
+        return f"{kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
 
 
 @dataclass
@@ -301,7 +306,9 @@ class Reconciler:
             if theirs:
                 draft["spec"][field_] = theirs
         policy, errors = self._policy_for(obj, snap)
-        result = ObjectResult(obj["kind"], template.key[0], template.key[1], errors=errors)
+        result = ObjectResult(
+            obj["kind"], template.key[0], template.key[1], errors=errors, group=template.type.group
+        )
         scheduling = self._schedule(
             draft["spec"]["template"],
             template.type,
@@ -332,7 +339,10 @@ class Reconciler:
         template = (fo.get("spec") or {}).get("template") or {}
         namespace, name = key_of(fo)
         result = ObjectResult(
-            template.get("kind", "?"), namespace, (template.get("metadata") or {}).get("name", name)
+            template.get("kind", "?"),
+            namespace,
+            (template.get("metadata") or {}).get("name", name),
+            group=str(template.get("apiVersion", "")).rpartition("/")[0],
         )
         ftype = type_of(snap.types, template.get("apiVersion", ""), template.get("kind", ""))
         if ftype is None:
@@ -703,7 +713,9 @@ class Reconciler:
             return None
         namespace, name = key_of(template)
         plan = Plan(fo, fo, ftype, template, None, {}, {}, {}, {})
-        plan.result = ObjectResult(template.get("kind", "?"), namespace, name, retired=True)
+        plan.result = ObjectResult(
+            template.get("kind", "?"), namespace, name, retired=True, group=ftype.group
+        )
         return plan
 
     def _retire_work(self, plan: Plan, members: Members) -> list[Work]:
