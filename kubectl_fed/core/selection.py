@@ -506,15 +506,9 @@ def _never_empty(result: SchedulingResult, current: CurrentPlacement) -> Schedul
         return result
     excluded = [f"{name}: {r.code}" for name, r in result.reasons.items() if not r.chosen]
     why = "no cluster satisfies the policy" + (f" ({', '.join(excluded)})" if excluded else "")
-    kept = _kept(
-        list(result.reasons),
-        current,
-        Reason.KEPT_ON_ERROR,
-        why,
-        [why],
-        result.warnings,
-        result.fingerprint,
-    )
+    # The previous fingerprint, not this decision's: the next pass must decide (and
+    # refuse) again, not find "nothing changed" and report the object OK.
+    kept = _kept(list(result.reasons), current, Reason.KEPT_ON_ERROR, why, [why], result.warnings)
     # Keep each cluster's own reason for `explain`; the kept ones say they were kept.
     reasons = {**result.reasons, **{n: r for n, r in kept.reasons.items() if r.chosen}}
     return replace(kept, reasons=reasons)

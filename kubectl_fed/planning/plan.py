@@ -26,7 +26,7 @@ from kubectl_fed.core.scheduling import SchedulingRecord
 from kubectl_fed.core.status import object_ok
 from kubectl_fed.kube.host import fed_path
 from kubectl_fed.planning.snapshot import Template
-from kubectl_fed.planning.types import FederatedType
+from kubectl_fed.planning.types import DEFAULT_TYPES, FederatedType
 
 UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
 
@@ -57,6 +57,7 @@ class ObjectResult:
     clusters: dict[str, ClusterResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     retired: bool = False
+    group: str = ""  # the template's API group
 
     @property
     def ok(self) -> bool:
@@ -69,7 +70,11 @@ class ObjectResult:
 
     @property
     def title(self) -> str:
-        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+        """`Kind/namespace/name`; a kind other than the built-in ones (a CRD's) with its
+        group, so that a Knative `Service` is not spelt like the core one."""
+        builtin = any((g, k) == (self.group, self.kind) for g, _, k, *_ in DEFAULT_TYPES)
+        kind = self.kind if builtin or not self.group else f"{self.kind}.{self.group}"
+        return f"{kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
 
 
 @dataclass

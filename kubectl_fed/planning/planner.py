@@ -20,7 +20,7 @@ from kubectl_fed.core.federate import (
 )
 from kubectl_fed.core.followers import referenced_objects
 from kubectl_fed.core.membership import condition
-from kubectl_fed.core.objects import Object, ObjectKey, key_of
+from kubectl_fed.core.objects import Object, ObjectKey, api_group, key_of
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
 from kubectl_fed.core.policy import Policy, parse_policy
 from kubectl_fed.core.scheduling import (
@@ -119,7 +119,9 @@ class Planner:
             if theirs:
                 draft["spec"][field_] = theirs
         policy, errors = self._policy_for(obj, snap)
-        result = ObjectResult(obj["kind"], template.key[0], template.key[1], errors=errors)
+        result = ObjectResult(
+            obj["kind"], template.key[0], template.key[1], errors=errors, group=template.type.group
+        )
         scheduling = self._schedule(
             draft["spec"]["template"],
             template.type,
@@ -148,7 +150,10 @@ class Planner:
         template = (fo.get("spec") or {}).get("template") or {}
         namespace, name = key_of(fo)
         result = ObjectResult(
-            template.get("kind", "?"), namespace, (template.get("metadata") or {}).get("name", name)
+            template.get("kind", "?"),
+            namespace,
+            (template.get("metadata") or {}).get("name", name),
+            group=api_group(template),
         )
         ftype = type_of(snap.types, template.get("apiVersion", ""), template.get("kind", ""))
         if ftype is None:
@@ -340,7 +345,9 @@ class Planner:
         if ftype is None:
             return None
         namespace, name = key_of(template)
-        result = ObjectResult(template.get("kind", "?"), namespace, name, retired=True)
+        result = ObjectResult(
+            template.get("kind", "?"), namespace, name, retired=True, group=ftype.group
+        )
         return Plan(fo=fo, existing=fo, ftype=ftype, template=template, result=result)
 
 

@@ -700,6 +700,14 @@ def test_no_ready_cluster_keeps_the_previous_placement() -> None:
         assert result.clusters == before.clusters and result.errors
 
 
+def test_a_refused_decision_is_refused_again_on_every_pass() -> None:
+    # Its fingerprint is not recorded: the next pass must not find "nothing changed".
+    before = select_clusters(divide(), THREE, deployment(6))
+    first = select_clusters(divide(maxClusters=0), THREE, deployment(6), placed(before))
+    second = select_clusters(divide(maxClusters=0), THREE, deployment(6), placed(first))
+    assert second.clusters == before.clusters and second.errors
+
+
 def test_a_fresh_object_placed_nowhere_is_an_error_not_a_silent_success() -> None:
     result = select_clusters(divide(maxClusters=0), THREE, deployment(6))
     assert result.clusters == {} and "no cluster satisfies" in result.errors[0]
