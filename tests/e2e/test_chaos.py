@@ -50,7 +50,7 @@ class Model:
 
     replicas: dict[str, int] = field(default_factory=dict)  # template -> replicas
     policy: str = "both"  # a PLACEMENTS key, or an INVALID key
-    placement: list[str] = field(default_factory=lambda: list(MEMBERS))  # last valid one
+    last_valid: str = "both"  # the last valid policy: what the user last asked for
     down: set[str] = field(default_factory=set)
     # Deleted since the last pass (maybe created again): the old copies go with the old
     # template, and a new one is created by the pass after.
@@ -60,12 +60,19 @@ class Model:
     def valid(self) -> bool:
         return self.policy in PLACEMENTS
 
+    @property
+    def placement(self) -> list[str]:
+        return PLACEMENTS[self.last_valid]
+
 
 class Chaos:
     def __init__(self, k: Kubectl, federation: Federation, ns: str, rng: random.Random) -> None:
         self.k, self.federation, self.ns, self.rng = k, federation, ns, rng
         self.model = Model()
         self.background: subprocess.Popen[str] | None = None
+        # (member, template) -> uid of each managed copy as last seen while its member was
+        # up: a member coming back is checked against what it held before its outage.
+        self.seen: dict[tuple[str, str], str] = {}
         self.log: list[str] = []
 
     # ------------------------------------------------------------------ operations
@@ -78,6 +85,8 @@ class Chaos:
         )
         apply(self.k, {**policy("chaos", self.ns), "spec": spec})
         self.model.policy = name
+        if name in PLACEMENTS:
+            self.model.last_valid = name
 
     def upsert(self, name: str, replicas: int) -> None:
         apply(self.k, deployment(name, self.ns, replicas, labels={POLICY_LABEL: "chaos"}))
@@ -150,12 +159,14 @@ class Chaos:
         assert "Traceback" not in done.err
         return done.code, json.loads(done.out)
 
-    def check_pass(self, before: dict[tuple[str, str], str]) -> None:
+    def check_pass(self) -> None:
+        before = dict(self.seen)
         code, report = self.sync_once()
         after = self.copies()
         model = self.model
         if model.churned and not model.down:
             code, report = self.sync_once()
+            after = self.copies()
         for (member, name), uid in before.items():
             if member in model.down:
                 continue
@@ -166,6 +177,7 @@ class Chaos:
             )
             kept = after.get((member, name)) == uid
             assert kept or intended, f"{member}/{name} deleted without intent\n" + self.story()
+        self.seen = {k: v for k, v in before.items() if k[0] in model.down} | after
         everything_up = not model.down
         if everything_up and model.valid:
             expected = {(m, n) for n in model.replicas for m in model.placement}
@@ -217,22 +229,14 @@ class Chaos:
             self.log.append("background sync")
             self.start_background()
             self.disturb_background()
-        before = self.copies()
-        if model.valid and not model.down:
-            # The decision the next pass acts on: the model's placement follows it.
-            model.placement = list(PLACEMENTS[model.policy])
-        elif model.valid:
-            # A down member gets nothing new, and keeps what it has.
-            pass
-        self.check_pass(before)
+        self.check_pass()
 
     def converge(self) -> None:
         self.log.append("recover: every member up, a valid policy")
         for member in list(self.model.down):
             self.start(member)
         self.set_policy("both")
-        self.model.placement = list(MEMBERS)
-        self.check_pass(self.copies())
+        self.check_pass()
         code, report = self.sync_once()
         assert code == 0, report
         assert report["writes"] == 0, f"a second pass wrote: {report['requests']}\n" + self.story()
@@ -246,7 +250,7 @@ def test_chaos(fed_host: Kubectl, federation: Federation, ns: str) -> None:
     try:
         chaos.set_policy("both")
         chaos.upsert("a", 2)
-        chaos.check_pass({})
+        chaos.check_pass()
         for _ in range(steps):
             chaos.step()
         chaos.converge()

@@ -295,7 +295,8 @@ def test_explain_policy_reasons_replicas_and_overrides(fed_host: Kubectl, ns: st
     assert codes == ["MaxClustersExceeded", "Selected"]
     stranded = yaml.safe_load(fed_host.fed("explain", "cm/stranded", "-n", ns, "-o", "yaml").out)
     assert {c["reason"]["code"] for c in stranded["clusters"]} == {"SelectorMismatch"}
-    assert "no cluster satisfies the policy: the object is placed nowhere" in stranded["warnings"]
+    # Placing nowhere is refused (an error, not a warning): see README, Safety rules.
+    assert any("no cluster satisfies the policy" in e for e in stranded["errors"]), stranded
 
 
 def test_explain_bad_input(fed_host: Kubectl, ns: str) -> None:
