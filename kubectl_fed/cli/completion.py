@@ -41,7 +41,7 @@ def complete_cluster_list(ctx: click.Context, param: click.Parameter, incomplete
 
 def complete_types(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
     """Federated type names (plural), known without asking any server."""
-    from kubectl_fed.planning.types import default_types
+    from kubectl_fed.core.federated_types import default_types
 
     names = sorted(t.plural for t in default_types())
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]

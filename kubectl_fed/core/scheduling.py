@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
+from kubectl_fed.core.federated_types import FederatedType
 from kubectl_fed.core.objects import short_hash
 from kubectl_fed.core.replicas import Preferences
 
@@ -96,6 +97,64 @@ class CurrentPlacement:
 
     clusters: Mapping[str, int | None] = field(default_factory=dict)
     fingerprint: Mapping[str, Any] | None = None
+
+
+def cluster_info(cluster: Mapping[str, Any], ready: bool | None = None) -> ClusterInfo:
+    """A FederatedCluster object as selection sees it. `ready` defaults to its recorded
+    Ready condition; `status.apiResourceTypes`, when recorded, says what it serves."""
+    metadata = cluster.get("metadata") or {}
+    status = cluster.get("status") or {}
+    resources = status.get("apiResourceTypes")
+    served = (
+        frozenset(
+            f"{r['group']}/{r['version']}/{r['pluralName']}"
+            if r.get("group")
+            else f"{r['version']}/{r['pluralName']}"
+            for r in resources
+        )
+        if resources
+        else None
+    )
+    if ready is None:
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+    return ClusterInfo(
+        name=str(metadata.get("name", "")),
+        labels=metadata.get("labels") or {},
+        taints=(cluster.get("spec") or {}).get("taints") or [],
+        ready=ready,
+        api_resources=served,
+    )
+
+
+def workload_info(
+    obj: Mapping[str, Any], ftype: FederatedType, annotations: Mapping[str, str] | None = None
+) -> WorkloadInfo:
+    """The object to place, as selection sees it (annotations: the v1 preferences may sit
+    on another object than the template, e.g. the host's native object)."""
+    metadata = obj.get("metadata") or {}
+    namespace, name = metadata.get("namespace") or "", str(metadata.get("name", ""))
+    return WorkloadInfo(
+        kind=ftype.kind,
+        api_resource=ftype.api_resource,
+        key=f"{namespace}/{name}" if namespace else name,
+        replicas=_replicas(obj, ftype.replicas_path),
+        annotations=(metadata.get("annotations") or {}) if annotations is None else annotations,
+    )
+
+
+def _replicas(obj: Mapping[str, Any], path: tuple[str, ...] | None) -> int | None:
+    """The replicas at `path`; an absent `replicas` field is 1, as the API defaults it."""
+    if not path:
+        return None
+    node: Any = obj
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return 1 if part == path[-1] and path[-1] == "replicas" else None
+        node = node[part]
+    return node if isinstance(node, int) else None
 
 
 # -------------------------------------------------------------------------- outputs

@@ -16,6 +16,7 @@ from typing import Any
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import override_policies_of, policy_of
+from kubectl_fed.core.federated_types import FederatedType, default_types
 from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
 from kubectl_fed.core.membership import condition
 from kubectl_fed.core.objects import key_of
@@ -27,7 +28,6 @@ from kubectl_fed.kube.host import Host
 from kubectl_fed.ops.init import CRD_PATH, HASH_ANNOTATION, desired_objects
 from kubectl_fed.ops.objects import Object, find_condition, object_name, parallel
 from kubectl_fed.planning.snapshot import HostSnapshot, federated_types, load
-from kubectl_fed.planning.types import FederatedType, default_types
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"

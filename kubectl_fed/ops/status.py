@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.federated_types import FederatedType, type_of
 from kubectl_fed.core.objects import field_at, key_of
 from kubectl_fed.core.status import PROPAGATED, ClusterStatus, cluster_ok
 from kubectl_fed.kube.host import Host, fed_path
@@ -23,7 +24,6 @@ from kubectl_fed.ops.objects import (
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import all_placed
 from kubectl_fed.planning.snapshot import federated_types
-from kubectl_fed.planning.types import FederatedType, type_of
 
 
 def replica_pair(scheduled: int | None, ready: int | None) -> str | None:

@@ -11,12 +11,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from kubectl_fed.core.federated_types import FederatedType
 from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import ClusterClient, path_for
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
-from kubectl_fed.planning.types import FederatedType
 
 
 @dataclass

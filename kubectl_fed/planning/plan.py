@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import CONTROLLER, FOLLOWER_CONTROLLER
+from kubectl_fed.core.federated_types import DEFAULT_TYPES, FederatedType
 from kubectl_fed.core.marks import (
     CONFLICT_RESOLUTION_ANNOTATION,
     ORPHAN_ANNOTATION,
@@ -26,7 +27,6 @@ from kubectl_fed.core.scheduling import SchedulingRecord
 from kubectl_fed.core.status import object_ok
 from kubectl_fed.kube.host import fed_path
 from kubectl_fed.planning.snapshot import Template
-from kubectl_fed.planning.types import DEFAULT_TYPES, FederatedType
 
 UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
 

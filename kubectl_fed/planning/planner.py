@@ -18,8 +18,8 @@ from kubectl_fed.core.federate import (
     override_policies_of,
     policy_of,
 )
+from kubectl_fed.core.federated_types import FederatedType, type_of
 from kubectl_fed.core.followers import referenced_objects
-from kubectl_fed.core.membership import condition
 from kubectl_fed.core.objects import Object, ObjectKey, api_group, key_of
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
 from kubectl_fed.core.policy import Policy, parse_policy
@@ -28,7 +28,8 @@ from kubectl_fed.core.scheduling import (
     ClusterSet,
     CurrentPlacement,
     SchedulingRecord,
-    WorkloadInfo,
+    cluster_info,
+    workload_info,
 )
 from kubectl_fed.core.selection import select_clusters, select_clusters_v1
 from kubectl_fed.planning.members import Members
@@ -44,7 +45,6 @@ from kubectl_fed.planning.plan import (
     placed_by,
 )
 from kubectl_fed.planning.snapshot import HostSnapshot, Template
-from kubectl_fed.planning.types import FederatedType, type_of
 
 
 class Planner:
@@ -227,14 +227,8 @@ class Planner:
         infos: ClusterSet | list[ClusterInfo] = self._all_ready or [
             held if name in placed else fresh for name, (fresh, held) in clusters.items()
         ]
-        namespace, name = key_of(template)
-        workload = WorkloadInfo(
-            kind=ftype.kind,
-            api_resource=ftype.api_resource,
-            key=f"{namespace}/{name}" if namespace else name,
-            replicas=_replicas(template, ftype.replicas_path),
-            annotations=(source.get("metadata") or {}).get("annotations") or {},
-        )
+        annotations = (source.get("metadata") or {}).get("annotations") or {}
+        workload = workload_info(template, ftype, annotations)
         if policy is None and v1_compat:
             outcome = select_clusters_v1(infos, workload, current)
         elif policy is None:
@@ -374,45 +368,17 @@ def _placement_of(record: SchedulingRecord, existing: Object | None) -> dict[str
     return {c: record.replicas.get(c) for c in clusters}
 
 
-def _replicas(template: Object, path: tuple[str, ...] | None) -> int | None:
-    if not path:
-        return None
-    node: Any = template
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return 1 if part == path[-1] and path[-1] == "replicas" else None
-        node = node[part]
-    return node if isinstance(node, int) else None
-
-
 def _cluster_infos(
     snap: HostSnapshot, members: Members
 ) -> dict[str, tuple[ClusterInfo, ClusterInfo]]:
-    """Per cluster: as new placements see it, and as a cluster already holding it sees it."""
+    """Per cluster: as new placements see it (Ready only if it answers this pass), and as
+    a cluster already holding it sees it (an outage is no reason to move)."""
     infos = {}
     for cluster in snap.clusters:
-        name = cluster["metadata"]["name"]
-        resources = (cluster.get("status") or {}).get("apiResourceTypes")
-        served = (
-            None
-            if not resources
-            else {
-                f"{r['group']}/{r['version']}/{r['pluralName']}"
-                if r.get("group")
-                else f"{r['version']}/{r['pluralName']}"
-                for r in resources
-            }
-        )
-        member = members.by_name.get(name)
-        reachable = bool(member and member.reachable)
-        ready = condition(cluster, kubeadmiral.READY) == "True" and reachable
-        base = {
-            "name": name,
-            "labels": cluster["metadata"].get("labels") or {},
-            "taints": (cluster.get("spec") or {}).get("taints") or [],
-            "api_resources": frozenset(served) if served is not None else None,
-        }
-        infos[name] = (ClusterInfo(ready=ready, **base), ClusterInfo(ready=True, **base))
+        member = members.by_name.get(cluster["metadata"]["name"])
+        fresh = cluster_info(cluster)
+        fresh = replace(fresh, ready=fresh.ready and bool(member and member.reachable))
+        infos[fresh.name] = (fresh, replace(fresh, ready=True))
     return infos
 
 

@@ -9,6 +9,7 @@ from kubectl_fed.core.federate import (
     is_federation_disabled,
     policy_of,
 )
+from kubectl_fed.core.federated_types import V1_COMPAT_KINDS, FederatedType, types_with_configs
 from kubectl_fed.core.kubeadmiral import (
     CLUSTER_FEDERATED_OBJECTS,
     CLUSTER_OVERRIDE_POLICIES,
@@ -23,7 +24,6 @@ from kubectl_fed.core.objects import Object, ObjectKey, key_of
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
 from kubectl_fed.kube.host import Host, fed_path
-from kubectl_fed.planning.types import V1_COMPAT_KINDS, FederatedType, types_with_configs
 
 SETTINGS_CONFIGMAP = "kubectl-fed-settings"
 V1_COMPAT_KEY = "v1-compat"

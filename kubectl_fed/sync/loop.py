@@ -16,13 +16,13 @@ from types import FrameType
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.federated_types import FederatedType, type_of
 from kubectl_fed.core.marks import MANAGED_LABEL
 from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.kube.client import ClusterClient, path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.planning.snapshot import federated_types
-from kubectl_fed.planning.types import FederatedType, type_of
 from kubectl_fed.sync.reconcile import PassReport, Reconciler
 
 DEBOUNCE_S = 0.02  # gather a burst of events (one kubectl apply -f of many objects)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 
+from kubectl_fed.core.federated_types import FederatedType
 from kubectl_fed.core.marks import FINALIZER
 from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.core.propagation import unmarked
@@ -23,7 +24,6 @@ from kubectl_fed.planning.plan import (
     fo_path,
     same_fo,
 )
-from kubectl_fed.planning.types import FederatedType
 
 
 def write_federated_object(host: Host, plan: Plan) -> Object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_fed.planning.types import default_types
+from kubectl_fed.core.federated_types import default_types
 
 DEPLOYMENTS = next(t for t in default_types() if t.kind == "Deployment")
 CONFIGMAPS = next(t for t in default_types() if t.kind == "ConfigMap")

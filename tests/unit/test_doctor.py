@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_fed.core.federated_types import default_types
 from kubectl_fed.crds import REVISION_ANNOTATION
 from kubectl_fed.ops.doctor import (
     FAIL,
@@ -21,7 +22,6 @@ from kubectl_fed.ops.doctor import (
 )
 from kubectl_fed.ops.init import HASH_ANNOTATION
 from kubectl_fed.planning.snapshot import HostSnapshot, Template
-from kubectl_fed.planning.types import default_types
 from tests.unit.helpers import CONFIGMAPS, DEPLOYMENTS, deployment, federated
 
 
