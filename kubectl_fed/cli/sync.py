@@ -189,7 +189,7 @@ def _print_summary(report: PassReport, output: str) -> None:
             },
             "errors": o.errors,
             "ok": o.ok,
-            **({"retired": True} if o.retired else {}),
+            **({"leaving": True} if o.leaving else {}),
         }
         for o in sorted(report.objects, key=lambda o: o.title)
     ]
@@ -214,7 +214,7 @@ def _print_summary(report: PassReport, output: str) -> None:
     )
     for obj in sorted(shown, key=lambda o: o.title):
         ok = sum(1 for r in obj.clusters.values() if r.status == "OK")
-        state = "Deleted" if obj.retired and not obj.clusters else ("OK" if obj.ok else "NotOK")
+        state = "Deleted" if obj.leaving and not obj.clusters else ("OK" if obj.ok else "NotOK")
         lines.append(
             [
                 obj.title,

@@ -18,6 +18,7 @@ from kubectl_fed.core.labels import DNS_SUBDOMAIN
 from kubectl_fed.core.marks import (
     CLUSTER_OVERRIDE_POLICY_LABEL,
     CLUSTER_PROPAGATION_POLICY_LABEL,
+    COPY_METADATA,
     FEDERATION_ANNOTATIONS,
     FEDERATION_LABELS,
     JOB_CONTROLLER_UID_LABELS,
@@ -28,9 +29,8 @@ from kubectl_fed.core.marks import (
     NO_FEDERATED_RESOURCE_ANNOTATION,
     OVERRIDE_POLICY_LABEL,
     PROPAGATION_POLICY_LABEL,
-    TEMPLATE_METADATA,
 )
-from kubectl_fed.core.objects import fnv1_32
+from kubectl_fed.core.objects import fnv1_32, without_server_fields
 
 CONTROLLER = "kubectl-fed"  # our entry in spec.placements[] and spec.overrides[]
 # The placements[] entry of followers (where a ConfigMap goes because a workload uses it),
@@ -87,12 +87,9 @@ def clean_template(obj: dict[str, Any]) -> dict[str, Any]:
     dropped. Fields the host's apiserver generated for its own copy, which every member
     would reject, are not sent either (`without_generated_fields`).
     """
-    template = copy.deepcopy(obj)
-    template.pop("status", None)
+    template = without_server_fields(obj, COPY_METADATA)
     metadata = template.get("metadata")
     if isinstance(metadata, dict):
-        for field in TEMPLATE_METADATA:
-            metadata.pop(field, None)
         _drop_keys(metadata, "labels", _label_leaves_template)
         _drop_keys(metadata, "annotations", _annotation_leaves_template)
     return without_generated_fields(template)

@@ -96,13 +96,11 @@ SERVER_METADATA: Final = frozenset(
         "deletionGracePeriodSeconds",
     }
 )
-# A copy becoming a template also loses what ties it to its own cluster: its owners and
-# the finalizers of that cluster's controllers. (SERVER_METADATA leaves them out: a desired
-# copy that names owners or finalizers, from a FederatedObject written by hand, wants them.)
+# An object becoming a template (a host object, or a member's adopted one) also loses what
+# ties it to its own cluster: its owners and the finalizers of that cluster's controllers.
+# (SERVER_METADATA leaves them out: a desired copy that names owners or finalizers, from a
+# FederatedObject written by hand, wants them.)
 COPY_METADATA: Final = SERVER_METADATA | {"ownerReferences", "finalizers"}
-# What a host template loses on its way into spec.template: the same as a copy (its
-# deletionGracePeriodSeconds too, which members would refuse to take as a change).
-TEMPLATE_METADATA: Final = COPY_METADATA
 
 # Annotations each cluster's Deployment controller keeps on its own copy.
 DEPLOYMENT_REVISION_ANNOTATIONS: Final = (

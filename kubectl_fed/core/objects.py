@@ -3,8 +3,10 @@ the FNV-1 hash KubeAdmiral derives names and tie-breaks from."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any, Final, NamedTuple
 
 Object = dict[str, Any]
@@ -35,6 +37,18 @@ def group_of(api_version: str) -> str:
 def api_group(obj: Object) -> str:
     """The API group of an object (from its apiVersion)."""
     return group_of(str(obj.get("apiVersion", "")))
+
+
+def without_server_fields(obj: Object, metadata_fields: Iterable[str]) -> Object:
+    """A deep copy of `obj` without its status and those metadata fields: the start of a
+    template, whether from a host object or from a member's copy."""
+    copied = copy.deepcopy(obj)
+    copied.pop("status", None)
+    metadata = copied.get("metadata")
+    if isinstance(metadata, dict):
+        for field in metadata_fields:
+            metadata.pop(field, None)
+    return copied
 
 
 def field_at(obj: Any, *keys: str) -> Any:

@@ -9,7 +9,6 @@ label, which belongs to the member's Job and would make the template invalid els
 
 from __future__ import annotations
 
-import copy
 import re
 
 from kubectl_fed.core.marks import (
@@ -17,7 +16,7 @@ from kubectl_fed.core.marks import (
     DEPLOYMENT_REVISION_ANNOTATIONS,
     JOB_CONTROLLER_UID_LABELS,
 )
-from kubectl_fed.core.objects import Object, api_group, field_at
+from kubectl_fed.core.objects import Object, api_group, field_at, without_server_fields
 
 SELECTED_NODE_ANNOTATION = "volume.kubernetes.io/selected-node"
 
@@ -37,12 +36,7 @@ def prune_for_adoption(live: Object) -> Object:
     Kept: everything else, `kubectl.kubernetes.io/last-applied-configuration` included; it
     records what the user applied, which is the right base for their next `kubectl apply`.
     """
-    template = copy.deepcopy(live)
-    template.pop("status", None)
-    metadata = template.get("metadata")
-    if isinstance(metadata, dict):
-        for field in COPY_METADATA:
-            metadata.pop(field, None)
+    template = without_server_fields(live, COPY_METADATA)
     prune_kind = _KIND_PRUNERS.get((api_group(live), str(live.get("kind", ""))))
     if prune_kind:
         prune_kind(template)

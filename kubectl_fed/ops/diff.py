@@ -57,12 +57,12 @@ class DiffRequest:
 
 
 def diff(host: Host, options: SyncOptions, request: DiffRequest) -> list[Difference]:
-    plans, retiring, members = preview(host, options)
+    plans, leaving, members = preview(host, options)
     try:
         found = []
-        for plan in sorted(plans + retiring, key=lambda p: _title(p)):
+        for plan in sorted(plans + leaving, key=lambda p: _title(p)):
             if _selected(plan, request):
-                found += _diff_plan(plan, plan in retiring, members, request)
+                found += _diff_plan(plan, plan in leaving, members, request)
         return found
     finally:
         members.close()
@@ -85,7 +85,7 @@ def _selected(plan: Plan, request: DiffRequest) -> bool:
 
 
 def _diff_plan(
-    plan: Plan, retiring: bool, members: Members, request: DiffRequest
+    plan: Plan, leaving: bool, members: Members, request: DiffRequest
 ) -> list[Difference]:
     namespace, name = key_of(plan.template)
     title = _title(plan)
@@ -93,9 +93,9 @@ def _diff_plan(
     for cluster, member in sorted(members.by_name.items()):
         if request.clusters is not None and cluster not in request.clusters:
             continue
-        placed = cluster in plan.placement and not retiring
+        placed = cluster in plan.placement and not leaving
         if not member.reachable:
-            if placed or retiring:
+            if placed or leaving:
                 found.append(
                     Difference(title, cluster, "error", message=f"unreachable: {member.error}")
                 )

@@ -99,12 +99,12 @@ def explain(
 ) -> Explanation:
     """What a sync would decide for one template (nothing written) and why."""
     namespace = namespace if resource["namespaced"] else ""
-    plans, retiring, members = preview(host, options)
+    plans, leaving, members = preview(host, options)
     try:
         plan = _find_plan(plans, resource, namespace, name)
         if plan is None:
             title = group_object_name(resource["group"], resource["kind"], name)
-            if _find_plan(retiring, resource, namespace, name) is not None:
+            if _find_plan(leaving, resource, namespace, name) is not None:
                 raise FedError(
                     f"{title} is leaving the federation (template deleted or no longer "
                     "federated): the next sync removes its member copies"

@@ -56,13 +56,13 @@ class ObjectResult:
     name: str
     clusters: dict[str, ClusterResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    retired: bool = False
+    leaving: bool = False
     group: str = ""  # the template's API group
 
     @property
     def ok(self) -> bool:
         codes = {c: str(r.status) for c, r in self.clusters.items()}
-        return object_ok(self.errors, codes, self.retired)
+        return object_ok(self.errors, codes, self.leaving)
 
     @property
     def drifted(self) -> bool:

@@ -80,15 +80,15 @@ class Planner:
                 continue  # being deleted, or someone else's object of that name
             claimed.add(key)
             plans.append(self._plan_native(template, fo, snap, clusters))
-        retiring = []
+        leaving = []
         for key, fo in existing.items():
             if key in claimed:
                 continue
             if fo["metadata"].get("deletionTimestamp") or controller_ref(fo):
                 # deleted, or its template is gone / no longer federated
-                plan = self._retire_plan(fo, snap)
+                plan = self._leaving_plan(fo, snap)
                 if plan is not None:
-                    retiring.append(plan)
+                    leaving.append(plan)
             else:
                 plan = self._plan_direct(fo, snap, clusters)
                 if plan is not None:
@@ -96,7 +96,7 @@ class Planner:
         _add_followers(plans, keep_recorded=partial)
         for plan in plans:
             self._compute_patches(plan, snap)
-        return plans, retiring
+        return plans, leaving
 
     def _plan_native(
         self,
@@ -333,14 +333,14 @@ class Planner:
         else:
             members.read_named([(p.ftype, *key_of(p.template)) for p in known])
 
-    def _retire_plan(self, fo: Object, snap: HostSnapshot) -> Plan | None:
+    def _leaving_plan(self, fo: Object, snap: HostSnapshot) -> Plan | None:
         template = (fo.get("spec") or {}).get("template") or {}
         ftype = type_of(snap.types, template.get("apiVersion", ""), template.get("kind", ""))
         if ftype is None:
             return None
         namespace, name = key_of(template)
         result = ObjectResult(
-            template.get("kind", "?"), namespace, name, retired=True, group=ftype.group
+            template.get("kind", "?"), namespace, name, leaving=True, group=ftype.group
         )
         return Plan(fo=fo, existing=fo, ftype=ftype, template=template, result=result)
 

@@ -10,10 +10,10 @@ from kubectl_fed.planning.snapshot import load
 
 
 def preview(host: Host, options: SyncOptions) -> tuple[list[Plan], list[Plan], Members]:
-    """Every plan and retiring plan of a full pass, with the members read. The caller
+    """Every plan and leaving plan of a full pass, with the members read. The caller
     closes the returned Members."""
     snap = load(host)
     members = Members(host, snap.clusters, options.timeout, options.workers)
-    plans, retiring = Planner().plan_all(snap, members)
-    Planner.read_members(plans + retiring, members, bulk=True)
-    return plans, retiring, members
+    plans, leaving = Planner().plan_all(snap, members)
+    Planner.read_members(plans + leaving, members, bulk=True)
+    return plans, leaving, members

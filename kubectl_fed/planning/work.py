@@ -102,7 +102,7 @@ def _decide(
     return MemberAction(plan, cluster, "apply", body=copy_.body, live=live)
 
 
-def retire_work(plan: Plan, members: Members) -> list[MemberAction]:
+def leaving_work(plan: Plan, members: Members) -> list[MemberAction]:
     """Remove (or orphan) every managed copy; an unreachable member keeps it pending."""
     annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
     namespace, name = key_of(plan.template)

@@ -21,7 +21,7 @@ from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import UNKNOWN_KIND, DriftMode, ObjectResult, Plan, SyncOptions
 from kubectl_fed.planning.planner import Planner, leader_moved
 from kubectl_fed.planning.snapshot import HostSnapshot, load
-from kubectl_fed.planning.work import member_work, retire_work
+from kubectl_fed.planning.work import leaving_work, member_work
 from kubectl_fed.sync.status import write_status
 from kubectl_fed.sync.writes import drop_federated_object, run_one, write_federated_object
 
@@ -67,10 +67,10 @@ class Reconciler:
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         try:
             self._record_reachability(snap, members, discover=only is None)
-            plans, retiring = self.planner.plan_all(snap, members, partial=only is not None)
-            Planner.read_members(plans + retiring, members, bulk=only is None)
-            self._propagate_all(plans, retiring, members)
-            results = [p.result for p in plans + retiring]
+            plans, leaving = self.planner.plan_all(snap, members, partial=only is not None)
+            Planner.read_members(plans + leaving, members, bulk=only is None)
+            self._propagate_all(plans, leaving, members)
+            results = [p.result for p in plans + leaving]
             requests = {"host": dict(self.host.kube.counts), **members.requests()}
             unreachable = {n: m.error for n, m in members.by_name.items() if not m.reachable}
         finally:
@@ -113,19 +113,19 @@ class Reconciler:
             )
             cluster["status"] = self.host.record_cluster_status(name, probe, cluster)
 
-    def _propagate_all(self, plans: list[Plan], retiring: list[Plan], members: Members) -> None:
+    def _propagate_all(self, plans: list[Plan], leaving: list[Plan], members: Members) -> None:
         """Each object end to end (FederatedObject, member copies, status), many objects at
         a time: the host and every member are kept busy at once."""
-        jobs = [(plan, False) for plan in plans] + [(plan, True) for plan in retiring]
+        jobs = [(plan, False) for plan in plans] + [(plan, True) for plan in leaving]
         if not jobs:
             return
         # The host connection pools 32 connections (cli.settings): stay within it.
         workers = min(32, max(1, self.options.workers) * max(1, len(members.by_name)))
 
         def run(job: tuple[Plan, bool]) -> None:
-            plan, retire = job
-            if retire:
-                self._retire(plan, members)
+            plan, leave = job
+            if leave:
+                self._finish_leaving(plan, members)
             else:
                 self._propagate(plan, members)
 
@@ -146,8 +146,8 @@ class Reconciler:
             run_one(item, members.by_name[item.cluster])
         write_status(self.host, plan, members)
 
-    def _retire(self, plan: Plan, members: Members) -> None:
-        for item in retire_work(plan, members):
+    def _finish_leaving(self, plan: Plan, members: Members) -> None:
+        for item in leaving_work(plan, members):
             run_one(item, members.by_name[item.cluster])
         if plan.result.clusters:  # something is still out there (or unknown)
             return
