@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_members
-from kubectl_fed.cli.settings import host_options, parse_reference, resolve_kind, settings
+from kubectl_fed.cli.settings import host_options, members_named, selection_of, settings
 
 if TYPE_CHECKING:
     from kubectl_fed.ops.diff import Difference
@@ -64,17 +64,18 @@ def diff(
     from kubectl_fed.ops.diff import DiffRequest
     from kubectl_fed.ops.diff import diff as do_diff
     from kubectl_fed.planning.plan import SyncOptions
+    from kubectl_fed.planning.scope import Scope
 
     s = settings()
     host = s.host()
     try:
         host.require_api()
-        selection = _selection(host, references)
-        for name in clusters:
-            host.must_cluster(name)
-        request = DiffRequest(
-            selection, None if all_namespaces else namespace, set(clusters) or None, server_side
+        scope = Scope(
+            selection=selection_of(host, references),
+            namespace=None if all_namespaces else namespace,
+            clusters=members_named(host, clusters),
         )
+        request = DiffRequest(scope, server_side)
         found = do_diff(host, SyncOptions(timeout=s.timeout), request)
     except FedError as err:
         raise FedError(err.message, EXIT_ERROR) from None
@@ -82,18 +83,6 @@ def diff(
     if any(d.state == "error" for d in found):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_DIFFERENCES if any(d.differs for d in found) else 0)
-
-
-def _selection(host: Any, references: tuple[str, ...]) -> set[tuple[str, str, str | None]] | None:
-    """(group, kind, name) per reference; name None selects every object of the kind."""
-    if not references:
-        return None
-    selection: set[tuple[str, str, str | None]] = set()
-    for reference in references:
-        kind, name = parse_reference(reference)
-        resource = resolve_kind(host, kind)
-        selection.add((resource["group"], resource["kind"], name))
-    return selection
 
 
 def _yaml(obj: Any) -> list[str]:

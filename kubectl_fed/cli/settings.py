@@ -184,3 +184,25 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
 
 # `kubectl fed get clusters` and its spellings: the members, not a federated type.
 CLUSTER_TYPES = ("clusters", "cluster", "fcluster", "federatedclusters", "federatedcluster")
+
+
+def selection_of(
+    host: Host, references: tuple[str, ...]
+) -> frozenset[tuple[str, str, str | None]] | None:
+    """TYPE[/NAME] arguments as (group, kind, name); name None covers every object of the
+    kind; no argument: None, every kind."""
+    if not references:
+        return None
+    found = set()
+    for reference in references:
+        kind, name = parse_reference(reference)
+        resource = resolve_kind(host, kind)
+        found.add((resource["group"], resource["kind"], name))
+    return frozenset(found)
+
+
+def members_named(host: Host, names: tuple[str, ...]) -> frozenset[str] | None:
+    """--cluster NAME...: each must be a member; none given: None, every member."""
+    for name in names:
+        host.must_cluster(name)
+    return frozenset(names) or None

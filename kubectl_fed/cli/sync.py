@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubectl_fed.cli.settings import host_options, settings
+from kubectl_fed.cli.completion import complete_members
+from kubectl_fed.cli.settings import host_options, members_named, selection_of, settings
 
 if TYPE_CHECKING:
+    from kubectl_fed.planning.scope import Scope
     from kubectl_fed.sync.reconcile import PassReport
 
 
 @click.command()
+@click.argument("references", nargs=-1, metavar="[TYPE[/NAME]...]")
 @host_options
+@click.option(
+    "-n",
+    "--namespace",
+    default=None,
+    help="Only objects of this namespace (and cluster-scoped ones). Default: every namespace.",
+)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace (the default).")
+@click.option("-l", "--selector", help="Only templates whose labels match (kubectl's -l).")
+@click.option(
+    "--cluster",
+    "clusters",
+    multiple=True,
+    shell_complete=complete_members,
+    help="Only write to these members (repeatable): a canary first; the others' copies that "
+    "need a change are PendingSync.",
+)
 @click.option(
     "--once",
     is_flag=True,
@@ -53,13 +73,26 @@ if TYPE_CHECKING:
     help="Summary of --once: table lists the objects that need attention, wide every object.",
 )
 def sync(
-    once: bool, drift: str, workers: int, resync_period: str, no_wait: bool, output: str
+    references: tuple[str, ...],
+    namespace: str | None,
+    all_namespaces: bool,
+    selector: str | None,
+    clusters: tuple[str, ...],
+    once: bool,
+    drift: str,
+    workers: int,
+    resync_period: str,
+    no_wait: bool,
+    output: str,
 ) -> None:
     """Make the members match the federation: schedule, override, apply, collect status,
     propagate deletions.
 
     Runs until interrupted (SIGINT/SIGTERM finish the pass in flight, then exit 0),
     reconciling on every change it watches; --once does a single pass.
+
+    TYPE[/NAME]..., -n, -l and --cluster limit what it acts on (the continuous loop
+    included); everything else is left as it is, and the lease is held all the same.
     """
     from kubectl_fed.core.parsing import ParseError, parse_duration
     from kubectl_fed.errors import FedError
@@ -68,8 +101,9 @@ def sync(
         period = parse_duration(resync_period) or 300.0
     except ParseError as err:
         raise FedError(f"--resync-period: {err}") from None
+    request = _Request(references, namespace, all_namespaces, selector, clusters)
     try:
-        _run(once, period, drift, workers, no_wait, output)
+        _run(request, once, period, drift, workers, no_wait, output)
     except FedError as err:
         # Exit 1 means "some cluster is not OK"; a failure to sync at all is >1.
         raise FedError(err.message, max(err.exit_code, EXIT_ERROR)) from None
@@ -78,7 +112,43 @@ def sync(
 EXIT_ERROR = 2
 
 
-def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, output: str) -> None:
+@dataclass(frozen=True)
+class _Request:
+    references: tuple[str, ...]
+    namespace: str | None
+    all_namespaces: bool
+    selector: str | None
+    clusters: tuple[str, ...]
+
+
+def _scope(host: Any, request: _Request) -> Scope:
+    from kubectl_fed.core.labels import SelectorError, parse_selector
+    from kubectl_fed.errors import FedError
+    from kubectl_fed.planning.scope import Scope
+
+    if request.namespace and request.all_namespaces:
+        raise FedError("-n and -A cannot be used together")
+    try:
+        selector = tuple(parse_selector(request.selector or ""))
+    except SelectorError as err:
+        raise FedError(f"-l: {err}") from None
+    return Scope(
+        selection=selection_of(host, request.references),
+        namespace=None if request.all_namespaces else request.namespace,
+        selector=selector,
+        clusters=members_named(host, request.clusters),
+    )
+
+
+def _run(
+    request: _Request,
+    once: bool,
+    period: float,
+    drift: str,
+    workers: int,
+    no_wait: bool,
+    output: str,
+) -> None:
     from kubectl_fed.kube.connect import connect_context
     from kubectl_fed.planning.plan import SyncOptions
     from kubectl_fed.sync.lease import LeaseLost, SyncLease
@@ -88,6 +158,7 @@ def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, out
     s = settings()
     host = s.host()
     host.require_api()
+    scope = _scope(host, request)
     # Its own connection: renewals are not the pass's writes (those are counted), and
     # they are not fenced by the lease they renew.
     lease = SyncLease(connect_context(*s.host_target(), s.timeout), s.namespace)
@@ -114,6 +185,7 @@ def _run(once: bool, period: float, drift: str, workers: int, no_wait: bool, out
                 timeout=s.timeout,
             ),
             progress=_progress(),
+            scope=scope,
         )
         if once:
             report = reconciler.run_pass()

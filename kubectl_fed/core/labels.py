@@ -70,3 +70,54 @@ def requirement_matches(
         return False
     bound = int(values[0])
     return int(value) > bound if operator == "Gt" else int(value) < bound
+
+
+class SelectorError(ValueError):
+    """A label selector that does not parse."""
+
+
+Requirement = tuple[str, str, tuple[str, ...]]  # key, operator (OPERATORS), values
+_SET_TERM: Final = re.compile(r"\s*([^\s=!(),]+)\s+(in|notin)\s*\(([^)]*)\)\s*")
+_TERM: Final = re.compile(r"\s*(!?)\s*([^\s=!<>(),]+)\s*(?:(==|=|!=|>|<)\s*([^\s,]*))?\s*")
+
+
+def parse_selector(text: str) -> list[Requirement]:
+    """A label selector as kubectl takes it (`-l`): `k=v`, `k==v`, `k!=v`, `k in (a,b)`,
+    `k notin (a,b)`, `k`, `!k`, `k>1`, `k<1`, comma-separated, all of which must match."""
+    found: list[Requirement] = []
+    rest = text.strip()
+    while rest:
+        term = _SET_TERM.match(rest) or _TERM.match(rest)
+        if term is None or term.end() == 0:
+            raise SelectorError(f"invalid label selector {text!r}")
+        found.append(_requirement(term, text))
+        rest = rest[term.end() :]
+        if rest and not rest.startswith(","):
+            raise SelectorError(f"invalid label selector {text!r}")
+        rest = rest[1:].strip()
+    return found
+
+
+def _requirement(term: re.Match[str], text: str) -> Requirement:
+    groups = term.groups()
+    if len(groups) == 3:  # key in (values)
+        key, op, raw = groups
+        values = tuple(v.strip() for v in raw.split(",") if v.strip())
+        operator = "In" if op == "in" else "NotIn"
+    else:
+        negated, key, op, value = groups
+        if negated and op:
+            raise SelectorError(f"invalid label selector {text!r}")
+        if not op:
+            operator, values = ("DoesNotExist" if negated else "Exists"), ()
+        else:
+            operator = {"=": "In", "==": "In", "!=": "NotIn", ">": "Gt", "<": "Lt"}[op]
+            values = (value,)
+    problem = key_problem(key) or requirement_problem(operator, values)
+    if problem:
+        raise SelectorError(f"invalid label selector {text!r}: {problem}")
+    return key, operator, values
+
+
+def selector_matches(requirements: Sequence[Requirement], labels: Mapping[str, str]) -> bool:
+    return all(requirement_matches(k, op, values, labels) for k, op, values in requirements)

@@ -30,6 +30,9 @@ class ClusterStatus(str, Enum):
     # kubectl-fed's own: the copy was changed in the member and `sync --drift=report` left
     # it so. KubeAdmiral always corrects drift and has no code for it.
     DRIFTED = "Drifted"
+    # kubectl-fed's own: the copy needs a change, but this pass was limited to other
+    # clusters (`sync --cluster`); the next sync that covers the cluster makes it.
+    PENDING_SYNC = "PendingSync"
 
     def __str__(self) -> str:  # the code itself, in messages and documents alike
         return str(self.value)

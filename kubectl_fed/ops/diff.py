@@ -24,6 +24,7 @@ from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Member, Members
 from kubectl_fed.planning.plan import UNKNOWN_KIND, Plan, SyncOptions, member_copy
 from kubectl_fed.planning.preview import preview
+from kubectl_fed.planning.scope import Scope
 
 Object = dict[str, Any]
 # Not shown in a diff: what the server owns, but for a deletion under way, which is news.
@@ -49,10 +50,7 @@ class Difference:
 
 @dataclass
 class DiffRequest:
-    # (group, kind, name or None for every object of the kind); None: everything
-    selection: set[tuple[str, str, str | None]] | None
-    namespace: str | None  # None: all namespaces
-    clusters: set[str] | None
+    scope: Scope  # which objects, namespaces and clusters
     server_side: bool
 
 
@@ -61,7 +59,7 @@ def diff(host: Host, options: SyncOptions, request: DiffRequest) -> list[Differe
     try:
         found = []
         for plan in sorted(plans + leaving, key=lambda p: _title(p)):
-            if _selected(plan, request):
+            if plan.ftype.kind != UNKNOWN_KIND and request.scope.covers(plan):
                 found += _diff_plan(plan, plan in leaving, members, request)
         return found
     finally:
@@ -73,17 +71,6 @@ def _title(plan: Plan) -> str:
     return f"{plan.template.get('kind')}/{namespace + '/' if namespace else ''}{name}"
 
 
-def _selected(plan: Plan, request: DiffRequest) -> bool:
-    namespace, name = key_of(plan.template)
-    if plan.ftype.kind == UNKNOWN_KIND:
-        return False
-    if request.selection is not None:
-        kind = (plan.ftype.group, plan.ftype.kind)
-        if (*kind, None) not in request.selection and (*kind, name) not in request.selection:
-            return False
-    return request.namespace is None or namespace in (request.namespace, "")
-
-
 def _diff_plan(
     plan: Plan, leaving: bool, members: Members, request: DiffRequest
 ) -> list[Difference]:
@@ -91,7 +78,7 @@ def _diff_plan(
     title = _title(plan)
     found = []
     for cluster, member in sorted(members.by_name.items()):
-        if request.clusters is not None and cluster not in request.clusters:
+        if not request.scope.covers_cluster(cluster):
             continue
         placed = cluster in plan.placement and not leaving
         if not member.reachable:

@@ -280,6 +280,11 @@ class _ClusterContext:
     fo_synced: bool
 
 
+# Codes a sync records for a copy that stays unlike the template: changed by someone else
+# and left (--drift=report), or waiting for a sync that covers its cluster (--cluster).
+NOT_WHAT_WAS_SENT = frozenset({ClusterStatus.DRIFTED, ClusterStatus.PENDING_SYNC})
+
+
 def _cluster_state(
     cluster: str,
     entry: Object | None,
@@ -298,6 +303,8 @@ def _cluster_state(
         return ClusterState(cluster, code, scheduled, None, None, "not a member of the federation")
     copy = live[cluster]
     synced, note = _member_synced(copy, placed, observed, context.fo_synced)
+    if code in NOT_WHAT_WAS_SENT:
+        synced = False  # the sync recorded that this copy is not the template's
     if entry is None:
         note = "placed, but no sync has reported on it yet"
     ready = _ready(copy, context.replicas_path)

@@ -15,11 +15,21 @@ from dataclasses import dataclass
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
 from kubectl_fed.core.objects import ObjectKey
+from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Members
-from kubectl_fed.planning.plan import UNKNOWN_KIND, DriftMode, ObjectResult, Plan, SyncOptions
+from kubectl_fed.planning.plan import (
+    UNKNOWN_KIND,
+    ClusterResult,
+    DriftMode,
+    MemberAction,
+    ObjectResult,
+    Plan,
+    SyncOptions,
+)
 from kubectl_fed.planning.planner import Planner, leader_moved
+from kubectl_fed.planning.scope import Scope
 from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import leaving_work, member_work
 from kubectl_fed.sync.status import write_status
@@ -52,12 +62,19 @@ class Reconciler:
     """Runs passes: plan (planning/), then write, many objects at a time."""
 
     def __init__(
-        self, host: Host, options: SyncOptions, progress: Callable[[str], None] | None = None
+        self,
+        host: Host,
+        options: SyncOptions,
+        progress: Callable[[str], None] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.host = host
         self.options = options
         self.progress = progress or (lambda _message: None)
         self.planner = Planner()
+        # Objects out of scope are left as they are; clusters out of scope get no write,
+        # and their copies that need one are PendingSync.
+        self.scope = scope or Scope()
 
     def run_pass(self, only: set[ObjectKey] | None = None) -> PassReport:
         """A full pass, or with `only` a pass over just those templates (watch events)."""
@@ -68,6 +85,10 @@ class Reconciler:
         try:
             self._record_reachability(snap, members, discover=only is None)
             plans, leaving = self.planner.plan_all(snap, members, partial=only is not None)
+            # Everything is planned (followers depend on their workloads); only the scope
+            # is acted on.
+            plans = [p for p in plans if self.scope.covers(p)]
+            leaving = [p for p in leaving if self.scope.covers(p)]
             Planner.read_members(plans + leaving, members, bulk=only is None)
             self._propagate_all(plans, leaving, members)
             results = [p.result for p in plans + leaving]
@@ -142,12 +163,27 @@ class Reconciler:
                 plan.existing = write_federated_object(self.host, plan)
             except ApiError as err:
                 plan.result.errors.append(f"cannot write the FederatedObject: {err}")
-        for item in member_work(plan, members, self.options.drift == "correct"):
+        for item in self._in_scope(member_work(plan, members, self.options.drift == "correct")):
             run_one(item, members.by_name[item.cluster])
         write_status(self.host, plan, members)
 
+    def _in_scope(self, items: list[MemberAction]) -> list[MemberAction]:
+        """The member writes this pass may make; the others wait, and say so."""
+        if self.scope.clusters is None:
+            return items
+        kept = []
+        for item in items:
+            if self.scope.covers_cluster(item.cluster):
+                kept.append(item)
+            else:
+                item.plan.result.clusters[item.cluster] = ClusterResult(
+                    ClusterStatus.PENDING_SYNC,
+                    f"{item.action} waits for a sync that covers this cluster",
+                )
+        return kept
+
     def _finish_leaving(self, plan: Plan, members: Members) -> None:
-        for item in leaving_work(plan, members):
+        for item in self._in_scope(leaving_work(plan, members)):
             run_one(item, members.by_name[item.cluster])
         if plan.result.clusters:  # something is still out there (or unknown)
             return

@@ -1,0 +1,43 @@
+"""Which objects and clusters a command covers: `sync` and `diff` take TYPE[/NAME]...,
+-n, -l and --cluster. Everything, by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubectl_fed.core.labels import Requirement, selector_matches
+from kubectl_fed.core.objects import key_of
+from kubectl_fed.planning.plan import UNKNOWN_KIND, Plan
+
+# (API group, kind, name): name None covers every object of the kind.
+Selection = frozenset[tuple[str, str, str | None]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    selection: Selection | None = None  # None: every kind
+    namespace: str | None = None  # None: every namespace; cluster-scoped objects always
+    selector: tuple[Requirement, ...] = ()  # on the template's labels
+    clusters: frozenset[str] | None = None  # None: every member
+
+    @property
+    def everything(self) -> bool:
+        return self == Scope()
+
+    def covers(self, plan: Plan) -> bool:
+        """Whether the object of a plan is in scope (its kind, name, namespace, labels)."""
+        if plan.ftype.kind == UNKNOWN_KIND:
+            return self.selection is None and self.namespace is None and not self.selector
+        namespace, name = key_of(plan.template)
+        if self.selection is not None:
+            kind = (plan.ftype.group, plan.ftype.kind)
+            if (*kind, None) not in self.selection and (*kind, name) not in self.selection:
+                return False
+        if self.namespace is not None and namespace not in (self.namespace, ""):
+            return False
+        source = plan.native.obj if plan.native is not None else plan.template
+        labels = (source.get("metadata") or {}).get("labels") or {}
+        return selector_matches(self.selector, labels)
+
+    def covers_cluster(self, cluster: str) -> bool:
+        return self.clusters is None or cluster in self.clusters
