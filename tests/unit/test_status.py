@@ -123,6 +123,7 @@ def test_cluster_status_codes_are_the_documented_ones() -> None:
         "UpdateTimedOut",
         "DeletionTimedOut",
         "Drifted",
+        "PendingSync",
     ]
     assert ClusterStatus("OK") == "OK"
     assert f"{ClusterStatus.APPLY_OVERRIDES_FAILED}" == "ApplyOverridesFailed"
