@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,14 @@ def unreachable_kubeconfig(tmp_path: Path) -> Path:
     path = tmp_path / "gone.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.2) -> bool:
+    """Poll until predicate() is true (True) or the timeout passes (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every)

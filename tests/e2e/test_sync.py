@@ -8,7 +8,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -24,6 +23,7 @@ from tests.e2e.helpers import (
     replicas_in,
     sync_once,
     unreachable_kubeconfig,
+    wait_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -469,27 +469,18 @@ def _background_sync(k: Kubectl, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(predicate: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_continuous_sync_follows_edits_and_stops_cleanly(fed_host: Kubectl, ns: str) -> None:
     apply(fed_host, policy("dup", ns), deployment("live", ns, 1, labels={POLICY_LABEL: "dup"}))
     process = _background_sync(fed_host, "--resync-period", "1m")
     try:
-        assert _wait_for(lambda: replicas_in(fed_host, "deploy", "live", ns)["member-1"] == 1)
+        assert wait_for(lambda: replicas_in(fed_host, "deploy", "live", ns)["member-1"] == 1)
         fed_host.run("scale", "deploy", "live", "-n", ns, "--replicas=4")
-        assert _wait_for(
+        assert wait_for(
             lambda: replicas_in(fed_host, "deploy", "live", ns) == {"member-1": 4, "member-2": 4},
             timeout=10,
         )
         fed_host.run("--context", "member-2", "scale", "deploy", "live", "-n", ns, "--replicas=9")
-        assert _wait_for(
+        assert wait_for(
             lambda: replicas_in(fed_host, "deploy", "live", ns)["member-2"] == 4, timeout=10
         )
         second = fed_host.fed("sync", "--once", "--no-wait", check=False)
@@ -506,7 +497,7 @@ def test_killed_sync_is_safely_rerun(fed_host: Kubectl, ns: str) -> None:
         apply(fed_host, deployment(f"many-{i}", ns, 1, labels={POLICY_LABEL: "dup"}))
     apply(fed_host, policy("dup", ns))
     process = _background_sync(fed_host)
-    _wait_for(lambda: get(fed_host, "member-1", "deploy", "-n", ns) is not None, timeout=15)
+    wait_for(lambda: get(fed_host, "member-1", "deploy", "-n", ns) is not None, timeout=15)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     code, report = sync_once(fed_host)  # waits for the dead holder's lease to expire
@@ -693,7 +684,7 @@ def test_sync_errors_exit_above_one(kubectl: Kubectl, tmp_path: Path) -> None:
 def test_interrupt_while_waiting_for_the_lease(fed_host: Kubectl) -> None:
     holder = _background_sync(fed_host)
     try:
-        _wait_for(
+        wait_for(
             lambda: (
                 get(fed_host, "host", "lease", "kubectl-fed-sync", "-n", "kube-admiral-system")
                 is not None

@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     policy,
     replicas_in,
     sync_once,
+    wait_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -40,16 +41,6 @@ FED_NAMESPACE = "kube-admiral-system"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(every)
 
 
 def _uids(k: Kubectl, kind: str, name: str, namespace: str) -> dict[str, str | None]:
@@ -609,17 +600,17 @@ def test_edit_reaches_restarted_member_quickly(
     apply(k, policy("dup", ns), deployment("live", ns, 1, labels={POLICY_LABEL: "dup"}))
     sync = BackgroundSync(k, "--resync-period", "10m")
     try:
-        assert _wait_for(
+        assert wait_for(
             lambda: replicas_in(k, "deploy", "live", ns) == {"member-1": 1, "member-2": 1}
         ), sync.err
         with _stopped(federation, "member-2") as start:
             k.run("scale", "deploy", "live", "-n", ns, "--replicas=3")
-            assert _wait_for(lambda: replicas_in(k, "deploy", "live", ns)["member-1"] == 3), (
+            assert wait_for(lambda: replicas_in(k, "deploy", "live", ns)["member-1"] == 3), (
                 sync.err
             )
             start()
             back = time.monotonic()
-            reached = _wait_for(
+            reached = wait_for(
                 lambda: replicas_in(k, "deploy", "live", ns)["member-2"] == 3, timeout=20
             )
             assert reached, f"not in member-2 {time.monotonic() - back:.0f}s on:\n{sync.err}"
@@ -636,7 +627,7 @@ def test_new_federated_type_without_restart(fed_host: Kubectl, ns: str) -> None:
     apply(k, policy("dup", ns))
     sync = BackgroundSync(k, "--resync-period", "10m")
     try:
-        assert _wait_for(lambda: sync.logged("pass:")), sync.err  # running, watches set
+        assert wait_for(lambda: sync.logged("pass:")), sync.err  # running, watches set
         _install_crd(k, group, kind, plural)
         apply(k, _ftc(group, kind, plural))
         apply(
@@ -649,7 +640,7 @@ def test_new_federated_type_without_restart(fed_host: Kubectl, ns: str) -> None:
             },
         )
         added = time.monotonic()
-        reached = _wait_for(
+        reached = wait_for(
             lambda: all(get(k, m, resource, "g1", "-n", ns) is not None for m in MEMBERS),
             timeout=20,
         )
@@ -682,7 +673,7 @@ def test_split_brain_paused_sync_stops_writing(fed_host: Kubectl, ns: str) -> No
     a = BackgroundSync(k, "--resync-period", "10m")
     mine = f"-{a.process.pid}-"
     try:
-        assert _wait_for(
+        assert wait_for(
             lambda: replicas_in(k, "deploy", "brain", ns) == {"member-1": 1, "member-2": 1}
         ), a.err
         assert mine in _lease_holder(k)
@@ -699,8 +690,8 @@ def test_split_brain_paused_sync_stops_writing(fed_host: Kubectl, ns: str) -> No
         resumed = time.monotonic()
         os.kill(a.process.pid, signal.SIGCONT)
 
-        assert _wait_for(lambda: a.logged("lost the sync lease"), timeout=15), a.err
-        assert _wait_for(
+        assert wait_for(lambda: a.logged("lost the sync lease"), timeout=15), a.err
+        assert wait_for(
             lambda: replicas_in(k, "deploy", "brain", ns) == {"member-1": 3, "member-2": 3}
         ), a.err
         assert mine in _lease_holder(k)  # A took the lease again, and carried on
