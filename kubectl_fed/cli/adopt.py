@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from kubectl_fed.cli.completion import complete_members
-from kubectl_fed.cli.settings import dry_run_option, host_options, settings
+from kubectl_fed.cli.settings import dry_run_option, host_options, namespace_option, settings
 from kubectl_fed.errors import FedError
 
 
@@ -21,7 +21,7 @@ from kubectl_fed.errors import FedError
     shell_complete=complete_members,
     help="The member the objects run in.",
 )
-@click.option("-n", "--namespace", default="default", show_default=True)
+@namespace_option
 @click.option("-l", "--selector", help="Adopt every object of TYPE matching this selector.")
 @click.option("--policy", help="Use this existing PropagationPolicy (or ClusterPropagationPolicy).")
 @click.option(
@@ -54,7 +54,7 @@ from kubectl_fed.errors import FedError
 def adopt(
     references: tuple[str, ...],
     cluster: str,
-    namespace: str,
+    namespace: str | None,
     selector: str | None,
     policy: str | None,
     create_policy: bool,
@@ -80,6 +80,7 @@ def adopt(
 
     s = settings()
     host = s.host()
+    namespace = s.namespace_for(namespace)
     member = host.connect_member(host.must_cluster(cluster), s.timeout)
     request = AdoptRequest(
         list(references),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -21,7 +21,8 @@ from kubectl_fed.cli import (
     status,
     sync,
 )
-from kubectl_fed.cli.settings import Settings, host_options
+from kubectl_fed.cli.settings import Settings, drop_shadowed_globals, root_options
+from kubectl_fed.cli.usage import from_click, normalise
 from kubectl_fed.errors import FedError
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
@@ -34,7 +35,37 @@ The host cluster keeps the federation (KubeAdmiral's core.kubeadmiral.io API);
 class FedGroup(click.Group):
     """The root group; the one place a FedError becomes output: `error: MESSAGE` on stderr
     and the error's exit code, as click ends a run on its own errors (and, outside
-    standalone mode, raised to the caller as click raises its own)."""
+    standalone mode, raised to the caller as click raises its own). Flags in pflag's forms
+    are accepted, and usage errors are kubectl's (cli/usage.py); without a subcommand, the
+    help (exit 0), as kubectl."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            args = normalise(self, ctx, args)
+        return super().parse_args(ctx, args)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:
+            _help(err)
+        except click.UsageError as err:
+            root = err.ctx or click.Context(self, info_name=info_name, parent=parent)
+            raise from_click(err, root) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError as err:
+            _help(err)
+        except click.UsageError as err:
+            raise from_click(err, ctx) from None
 
     def main(
         self,
@@ -53,8 +84,15 @@ class FedGroup(click.Group):
             sys.exit(err.exit_code)
 
 
+def _help(err: click.UsageError) -> NoReturn:
+    """A group without its subcommand: the help on stdout, exit 0 (kubectl does so)."""
+    assert err.ctx is not None
+    click.echo(err.ctx.get_help())
+    raise click.exceptions.Exit(0)
+
+
 @click.group(cls=FedGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@host_options
+@root_options
 @click.pass_context
 def fed(ctx: click.Context) -> None:
     ctx.ensure_object(Settings)
@@ -97,3 +135,4 @@ for command in (
     doctor.doctor,
 ):
     fed.add_command(command)
+drop_shadowed_globals(fed)

@@ -82,10 +82,11 @@ def _template_names(ctx: click.Context, kind: str) -> list[str]:
         host = s.host()
         resource = resolve_kind(host, kind)
         selector = Selector(resource["group"], resource["kind"])
-        namespace = None if ctx.params.get("all_namespaces") else ctx.params.get("namespace")
+        all_namespaces = ctx.params.get("all_namespaces")
+        namespace = None if all_namespaces else s.namespace_for(ctx.params.get("namespace"))
         templates = [
             (fo.get("spec") or {}).get("template") or {}
-            for fo in federated_objects(host, namespace or "default")
+            for fo in federated_objects(host, namespace)
         ]
         return sorted({t["metadata"]["name"] for t in templates if selector.matches(t)})
     except Exception:  # completion must never fail loudly

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_members
-from kubectl_fed.cli.settings import host_options, members_named, selection_of, settings
+from kubectl_fed.cli.settings import (
+    host_options,
+    members_named,
+    namespace_options,
+    selection_of,
+    settings,
+)
 
 if TYPE_CHECKING:
     from kubectl_fed.ops.diff import Difference
@@ -19,8 +25,7 @@ EXIT_DIFFERENCES, EXIT_ERROR = 1, 2
 @click.command()
 @click.argument("references", nargs=-1, metavar="[TYPE[/NAME]...]")
 @host_options
-@click.option("-n", "--namespace", default="default", show_default=True)
-@click.option("-A", "--all-namespaces", is_flag=True)
+@namespace_options
 @click.option(
     "--cluster",
     "clusters",
@@ -49,7 +54,7 @@ EXIT_DIFFERENCES, EXIT_ERROR = 1, 2
 )
 def diff(
     references: tuple[str, ...],
-    namespace: str,
+    namespace: str | None,
     all_namespaces: bool,
     clusters: tuple[str, ...],
     output: str,
@@ -72,7 +77,7 @@ def diff(
         host.require_api()
         scope = Scope(
             selection=selection_of(host, references),
-            namespace=None if all_namespaces else namespace,
+            namespace=None if all_namespaces else s.namespace_for(namespace),
             clusters=members_named(host, clusters),
         )
         request = DiffRequest(scope, server_side)

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 @host_options
 @output_options()
 def doctor(output: str, no_headers: bool) -> None:
-    """Check the federation: host, CRDs, fed namespace, the permissions sync needs, every
-    member (reachable, credentials, version skew), the sync lease, unsynced objects and
-    templates whose policy is missing. Exit 1 on any FAIL (WARN does not fail)."""
+    """Check the federation: host, your identity there, CRDs, fed namespace, the
+    permissions sync needs, every member (reachable, credentials, version skew), the sync
+    lease, unsynced objects and templates whose policy is missing. Exit 1 on any FAIL
+    (WARN does not fail)."""
     from kubectl_fed.ops.doctor import FAIL, Check
     from kubectl_fed.ops.doctor import doctor as run_checks
     from kubectl_fed.output import Column, render

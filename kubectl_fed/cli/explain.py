@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_references
-from kubectl_fed.cli.settings import host_options, parse_reference, resolve_kind, settings
+from kubectl_fed.cli.settings import (
+    host_options,
+    namespace_option,
+    parse_reference,
+    resolve_kind,
+    settings,
+)
 from kubectl_fed.errors import FedError
 
 if TYPE_CHECKING:
@@ -17,11 +23,11 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("reference", metavar="TYPE/NAME", shell_complete=complete_references)
 @host_options
-@click.option("-n", "--namespace", default="default", show_default=True)
+@namespace_option
 @click.option(
     "-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True
 )
-def explain(reference: str, namespace: str, output: str) -> None:
+def explain(reference: str, namespace: str | None, output: str) -> None:
     """Why a federated object is where it is.
 
     The policy that applies; every member, chosen or not, and why (selector, affinity,
@@ -38,6 +44,7 @@ def explain(reference: str, namespace: str, output: str) -> None:
         raise FedError(f"expected TYPE/NAME, e.g. deployment/web, not {reference!r}")
     s = settings()
     host = s.host()
+    namespace = s.namespace_for(namespace)
     host.require_api()
     resource = resolve_kind(host, kind)
     found = do_explain(host, SyncOptions(timeout=s.timeout), resource, namespace, name)

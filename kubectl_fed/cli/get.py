@@ -52,7 +52,7 @@ def get(
     cluster_list: str | None,
     all_clusters: bool,
     selector: str | None,
-    namespace: str,
+    namespace: str | None,
     all_namespaces: bool,
     output: str,
     no_headers: bool,
@@ -78,6 +78,7 @@ def get(
         raise FedError("--refresh applies to `get clusters` only")
     if cluster_list and all_clusters:
         raise FedError("--clusters and --all-clusters are mutually exclusive")
+    namespace = settings().namespace_for(namespace)
     scope = namespace_scope(namespace, all_namespaces)
     found = _get_objects(kind, name, cluster_list, selector, scope)
     failed = any(f.error and not f.unknown_type for f in found)

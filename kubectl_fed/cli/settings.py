@@ -3,6 +3,7 @@ output and namespace flags; TYPE[/NAME] arguments resolved against the host."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,7 +14,9 @@ from kubectl_fed.core.kubeadmiral import DEFAULT_FED_NAMESPACE
 from kubectl_fed.errors import FedError
 
 if TYPE_CHECKING:
+    from kubectl_fed.core.kubeconfig import Overrides
     from kubectl_fed.core.resources import Resource
+    from kubectl_fed.kube.connect import ConnectionSpec
     from kubectl_fed.kube.host import Host
     from kubectl_fed.state import LocalState
 
@@ -27,8 +30,24 @@ class Settings:
     context: str | None = None
     fed_namespace: str | None = None
     request_timeout: str | None = None
+    # kubectl's global flags, with kubectl's meaning (clientcmd's overrides of the host
+    # context); member connections only see -v and --request-timeout.
+    namespace_flag: str | None = None  # -n before the subcommand
+    cluster: str | None = None
+    user: str | None = None
+    server: str | None = None
+    tls_server_name: str | None = None
+    insecure: bool = False
+    certificate_authority: str | None = None
+    token: str | None = field(default=None, repr=False)
+    client_certificate: str | None = None
+    client_key: str | None = None
+    impersonate: str | None = None
+    impersonate_uid: str | None = None
+    impersonate_groups: list[str] = field(default_factory=list)
     _state: LocalState | None = field(default=None, repr=False)
     _host: Host | None = field(default=None, repr=False)
+    _spec: ConnectionSpec | None = field(default=None, repr=False)
 
     @property
     def state(self) -> LocalState:
@@ -51,23 +70,63 @@ class Settings:
 
     @property
     def namespace(self) -> str:
+        """The fed namespace (member credentials, the sync lease), not -n."""
         return str(
             self.fed_namespace or self.state.get("host.fed-namespace") or DEFAULT_FED_NAMESPACE
         )
 
+    def namespace_for(self, given: str | None) -> str:
+        """The namespace a namespaced command works in, as kubectl chooses it: its -n, else
+        -n before the subcommand, else the host context's namespace, else `default`."""
+        return given or self.namespace_flag or self.host_spec().target.namespace
+
     def host_target(self) -> tuple[str | None, str | None]:
-        """(kubeconfig, context) of the host: flags, then local state, then kubeconfig."""
+        """(kubeconfig, context) of the host: flags, then local state, then kubeconfig.
+        A path from local state may start with `~` (ours, not kubectl's: expanded)."""
         if self.context or self.kubeconfig:
             return self.kubeconfig, self.context
-        return self.state.get("host.kubeconfig"), self.state.get("host.context")
+        kubeconfig = self.state.get("host.kubeconfig")
+        return (os.path.expanduser(kubeconfig) if kubeconfig else None), self.state.get(
+            "host.context"
+        )
+
+    def overrides(self) -> Overrides:
+        """The kubectl flags that change how the host context is reached."""
+        from kubectl_fed.core.kubeconfig import Overrides
+
+        return Overrides(
+            cluster=self.cluster,
+            user=self.user,
+            namespace=self.namespace_flag,
+            server=self.server,
+            tls_server_name=self.tls_server_name,
+            insecure=self.insecure,
+            certificate_authority=self.certificate_authority,
+            token=self.token,
+            client_certificate=self.client_certificate,
+            client_key=self.client_key,
+            impersonate=self.impersonate,
+            impersonate_uid=self.impersonate_uid,
+            impersonate_groups=tuple(self.impersonate_groups),
+        )
+
+    def host_spec(self) -> ConnectionSpec:
+        """The host context resolved (files read, flags applied, refusals raised)."""
+        if self._spec is None:
+            from kubectl_fed.kube.connect import context_spec, use_overrides
+
+            kubeconfig, context = self.host_target()
+            overrides = self.overrides()
+            use_overrides(kubeconfig, context, overrides)  # the sync lease connects too
+            self._spec = context_spec(kubeconfig, context, overrides)
+        return self._spec
 
     def host(self) -> Host:
         if self._host is None:
-            from kubectl_fed.kube.connect import connect_context
+            from kubectl_fed.kube.connect import connect
             from kubectl_fed.kube.host import Host
 
-            kubeconfig, context = self.host_target()
-            kube = connect_context(kubeconfig, context, self.timeout, pool_size=32)
+            kube = connect(self.host_spec(), self.timeout, pool_size=32)
             self._host = Host(kube, self.namespace, self.state)
         return self._host
 
@@ -80,9 +139,71 @@ def _store(attribute: str) -> Callable[[click.Context, click.Parameter, Any], No
     return callback
 
 
+def _store_true(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value:
+            setattr(ctx.ensure_object(Settings), attribute, True)
+
+    return callback
+
+
+def _append(attribute: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        getattr(ctx.ensure_object(Settings), attribute).extend(value or ())
+
+    return callback
+
+
+def _verbosity(ctx: click.Context, _param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        from kubectl_fed.kube import log
+
+        log.set_verbosity(value)
+
+
+class GlobalOption(click.Option):
+    """A global flag. A command's own option of the same name wins over it (`--cluster` of
+    adopt, diff and sync names a member): see drop_shadowed_globals."""
+
+
+def drop_shadowed_globals(command: click.Command) -> None:
+    """Remove the global flags a command (or any subcommand) defines itself."""
+    own = {o for p in command.params if not isinstance(p, GlobalOption) for o in p.opts}
+    command.params = [
+        p for p in command.params if not (isinstance(p, GlobalOption) and own & set(p.opts))
+    ]
+    for sub in getattr(command, "commands", {}).values():
+        drop_shadowed_globals(sub)
+
+
 def host_options(function: F) -> F:
-    """Host flags, accepted on the group and on every command (kubectl users do both)."""
-    options = [
+    """Host flags, accepted on the group and on every command (kubectl users do both);
+    on a command, kubectl's global flags are hidden from its help (the group's lists
+    them), as kubectl's own commands do."""
+    return _global_options(function, shown=False)
+
+
+def root_options(function: F) -> F:
+    """The group's flags: every global flag, shown, and -n/--namespace."""
+    function = _global_options(function, shown=True)
+    return click.option(
+        "-n",
+        "--namespace",
+        expose_value=False,
+        callback=_store("namespace_flag"),
+        help="Namespace of namespaced commands (default: the context's namespace, else "
+        "default).",
+    )(function)
+
+
+def _global_options(function: F, shown: bool) -> F:
+    def hidden(*names: str, **settings: Any) -> Callable[[F], F]:
+        decorator: Callable[[F], F] = click.option(
+            *names, cls=GlobalOption, expose_value=False, hidden=not shown, **settings
+        )
+        return decorator
+
+    options: list[Callable[[F], F]] = [
         click.option(
             "--kubeconfig",
             expose_value=False,
@@ -105,7 +226,55 @@ def host_options(function: F) -> F:
             "--request-timeout",
             expose_value=False,
             callback=_store("request_timeout"),
-            help=f"Time to wait for one API request, e.g. 5s (default {DEFAULT_TIMEOUT}).",
+            help="Time to wait for one API request: 10s, 1m30s, 500ms, or 10 (seconds); "
+            f"0: no limit (default {DEFAULT_TIMEOUT}).",
+        ),
+        hidden("--cluster", callback=_store("cluster"), help="Kubeconfig cluster to use."),
+        hidden("--user", callback=_store("user"), help="Kubeconfig user to use."),
+        hidden(
+            "-s",
+            "--server",
+            callback=_store("server"),
+            help="Address and port of the host's API server.",
+        ),
+        hidden(
+            "--tls-server-name",
+            callback=_store("tls_server_name"),
+            help="Server name to check the server's certificate against.",
+        ),
+        hidden(
+            "--insecure-skip-tls-verify",
+            is_flag=True,
+            callback=_store_true("insecure"),
+            help="Do not check the server's certificate (insecure).",
+        ),
+        hidden(
+            "--certificate-authority",
+            callback=_store("certificate_authority"),
+            help="Certificate authority file.",
+        ),
+        hidden(
+            "--client-certificate",
+            callback=_store("client_certificate"),
+            help="Client certificate file for TLS.",
+        ),
+        hidden("--client-key", callback=_store("client_key"), help="Client key file for TLS."),
+        hidden("--token", callback=_store("token"), help="Bearer token."),
+        hidden("--as", callback=_store("impersonate"), help="User to impersonate."),
+        hidden(
+            "--as-group",
+            multiple=True,
+            callback=_append("impersonate_groups"),
+            help="Group to impersonate (repeatable).",
+        ),
+        hidden("--as-uid", callback=_store("impersonate_uid"), help="UID to impersonate."),
+        hidden(
+            "-v",
+            "--v",
+            type=int,
+            callback=_verbosity,
+            metavar="LEVEL",
+            help="Log verbosity; 6 and up print every request (method, URL, status, time).",
         ),
     ]
     for option in reversed(options):
@@ -150,11 +319,20 @@ def dry_run_option(function: F) -> F:
     )(function)
 
 
+def namespace_option(function: F) -> F:
+    """-n/--namespace; without it, the context's namespace (see Settings.namespace_for)."""
+    return click.option(
+        "-n",
+        "--namespace",
+        help="Namespace (default: the kubeconfig context's namespace, else default).",
+    )(function)
+
+
 def namespace_options(function: F) -> F:
     function = click.option(
         "-A", "--all-namespaces", is_flag=True, help="Every namespace (adds a NAMESPACE column)."
     )(function)
-    return click.option("-n", "--namespace", default="default", show_default=True)(function)
+    return namespace_option(function)
 
 
 def namespace_scope(namespace: str, all_namespaces: bool) -> str | None:

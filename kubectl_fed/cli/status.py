@@ -36,7 +36,7 @@ TABLE_MESSAGE_WIDTH = 120
 @output_options()
 def status(
     references: tuple[str, ...],
-    namespace: str,
+    namespace: str | None,
     all_namespaces: bool,
     output: str,
     no_headers: bool,
@@ -53,6 +53,7 @@ def status(
 
     s = settings()
     host = s.host()
+    namespace = s.namespace_for(namespace)
     host.require_api()
     selectors = [_selector(host, r) for r in references]
     states = read_status(host, selectors, namespace_scope(namespace, all_namespaces), s.timeout)

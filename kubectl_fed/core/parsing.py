@@ -103,13 +103,21 @@ def format_taint(taint: dict[str, Any]) -> str:
     return f"{taint.get('key')}{value}:{taint.get('effect')}"
 
 
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
 def parse_duration(text: str) -> float:
-    """kubectl durations: `30s`, `1m`, `500ms`, `0` (no limit), or plain seconds."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
-    if not match:
-        raise ParseError(f"invalid duration {text!r}: use e.g. 10s, 1m or 500ms")
-    number, unit = float(match.group(1)), match.group(2) or "s"
-    return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    """Seconds, from kubectl's --request-timeout forms: a plain integer is seconds (`10`,
+    `0`: no limit), else a Go duration: `500ms`, `10s`, `1m30s`, `1.5h` (ns, us, ms, s, m,
+    h). Negative durations are refused."""
+    text = text.strip()
+    if text.isdigit():
+        return float(int(text))
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ParseError(f"invalid duration {text!r}: use e.g. 10s, 1m30s or 500ms")
+    return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
 
 def check_cluster_name(name: str) -> None:

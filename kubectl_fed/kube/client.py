@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from kubectl_fed import __version__
 from kubectl_fed.core.marks import FIELD_MANAGER
+from kubectl_fed.kube import log
 from kubectl_fed.kube.errors import ApiError, Unreachable, from_response
 from kubectl_fed.kube.transport import Response, Transport, TransportError
 
@@ -93,14 +94,24 @@ class ClusterClient:
         if body is not None:
             headers["Content-Type"] = content_type
             payload = json.dumps(body, separators=(",", ":")).encode()
+        target = _target(path, query)
+        started = time.monotonic()
         try:
             response = self.transport.request(
-                method, _target(path, query), headers, payload, timeout or self.timeout
+                method, target, headers, payload, timeout or self.timeout
             )
         except TransportError as err:
+            self._log(method, target, None, started)
             raise Unreachable(self.name, self.server, err.cause) from None
+        self._log(method, target, response, started)
         _raise_for_status(response, method, path, self.name)
         return json.loads(response.data) if response.data else None
+
+    def _log(self, method: str, target: str, response: Response | None, started: float) -> None:
+        """kubectl's -v=6 line for one request (URL, status, duration; nothing else)."""
+        if log.enabled(6):
+            status = f"{response.status} {response.reason}" if response else ""
+            log.request(method, self.transport.url(target), status, time.monotonic() - started)
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
@@ -170,10 +181,17 @@ class ClusterClient:
             **query,
         }
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        target = _target(path, params)
+        started = time.monotonic()
         try:
-            head, lines = self.transport.stream(
-                _target(path, params), headers, self.timeout, timeout_s + 30
-            )
+            try:
+                head, lines = self.transport.stream(
+                    target, headers, self.timeout, timeout_s + 30
+                )
+            except TransportError:
+                self._log("GET", target, None, started)
+                raise
+            self._log("GET", target, head, started)
             _raise_for_status(head, "WATCH", path, self.name)
             for line in lines:
                 if line.strip():

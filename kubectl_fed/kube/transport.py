@@ -13,7 +13,7 @@ import http.client
 import select
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urlsplit
@@ -21,6 +21,30 @@ from urllib.parse import urlsplit
 # Safe to send twice. PATCH is, as kubectl-fed uses it: merge patches and server-side
 # applies give the same result when repeated (no JSON-patch appends go to a server).
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+
+# What an auth hook returns: headers as a mapping, or as pairs when a name repeats
+# (Impersonate-Group is sent once per group).
+AuthHeaders = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+class Headers:
+    """Request headers that may repeat a name. http.client looks at the names by iterating
+    and sends what items() yields, one line per pair."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.pairs = list(pairs)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self.pairs)
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return iter(self.pairs)
+
+
+def _headers(headers: Mapping[str, str], auth: AuthHeaders) -> Headers:
+    extra = list(auth.items() if isinstance(auth, Mapping) else auth)
+    names = {name.lower() for name, _ in extra}
+    return Headers([*((k, v) for k, v in headers.items() if k.lower() not in names), *extra])
 
 
 class TransportError(Exception):
@@ -69,7 +93,7 @@ class Transport:
         self,
         server: str,
         ssl_context: ssl.SSLContext | None,
-        auth_headers: Callable[[], dict[str, str]],
+        auth_headers: Callable[[], AuthHeaders],
         *,
         server_hostname: str | None = None,
         proxy: str | None = None,
@@ -93,6 +117,10 @@ class Transport:
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
+    def url(self, target: str) -> str:
+        """The full URL of a request target (what `-v=6` prints)."""
+        return self.server.rstrip("/") + target
+
     def clone(self, pool_size: int) -> Transport:
         """Same server and identity, separate connections."""
         other = Transport.__new__(Transport)
@@ -112,15 +140,15 @@ class Transport:
     ) -> Response:
         """One exchange. A kept-alive connection the server closed meanwhile is
         replaced once for idempotent methods; anything else is a TransportError."""
-        headers = {**headers, **self.auth_headers()}
+        sent = _headers(headers, self.auth_headers())
         connection, reused = self._checkout(timeout)
         try:
-            return self._exchange(connection, method, target, headers, body)
+            return self._exchange(connection, method, target, sent, body)
         except (OSError, http.client.HTTPException) as err:
             if not (reused and method in IDEMPOTENT):
                 raise TransportError(err) from None
         try:
-            return self._exchange(self._new(timeout), method, target, headers, body)
+            return self._exchange(self._new(timeout), method, target, sent, body)
         except (OSError, http.client.HTTPException) as err:
             raise TransportError(err) from None
 
@@ -129,13 +157,18 @@ class Transport:
         connection: http.client.HTTPConnection,
         method: str,
         target: str,
-        headers: dict[str, str],
+        headers: Headers,
         body: bytes | None,
     ) -> Response:
         """Send and read the whole answer; the connection goes back to the pool, or is
         closed when the server said so or the exchange failed."""
         try:
-            connection.request(method, self._prefix + target, body=body, headers=headers)
+            connection.request(
+                method,
+                self._prefix + target,
+                body=body,
+                headers=headers,  # type: ignore[arg-type]  # a multi-valued mapping
+            )
             response = connection.getresponse()
             data = response.read()
         except BaseException:
@@ -159,7 +192,9 @@ class Transport:
             assert connection.sock is not None
             connection.sock.settimeout(read_timeout)
             connection.request(
-                "GET", self._prefix + target, headers={**headers, **self.auth_headers()}
+                "GET",
+                self._prefix + target,
+                headers=_headers(headers, self.auth_headers()),  # type: ignore[arg-type]
             )
             response = connection.getresponse()
             if not 200 <= response.status < 300:

@@ -1,9 +1,9 @@
 """`kubectl fed doctor`: check the federation, one verdict per check.
 
-Host, CRDs, fed namespace, the permissions sync needs (asked as SelfSubjectAccessReviews:
-questions, not writes), every member, the sync lease, unsynced objects and templates whose
-policy is missing. The `*_verdict` functions only turn dicts into Checks, so they are
-tested without a server.
+Host, the identity it takes the requests for (a SelfSubjectReview), CRDs, fed namespace,
+the permissions sync needs (asked as SelfSubjectAccessReviews: questions, not writes),
+every member, the sync lease, unsynced objects and templates whose policy is missing. The
+`*_verdict` functions only turn dicts into Checks, so they are tested without a server.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from kubectl_fed.planning.snapshot import HostSnapshot, federated_types, load
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+SSR_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 READ_VERBS = ("get", "list", "watch")
 SHOWN_NAMES = 5  # how many offenders a doctor line names before "+N more"
@@ -129,7 +130,10 @@ def doctor(host: Host, timeout: float | None) -> list[Check]:
         version = host.kube.server_version()
     except ApiError as err:
         return [Check("host", FAIL, err.message)]
-    checks = [Check("host", OK, f"{host.kube.server} answers: Kubernetes {version}")]
+    checks = [
+        Check("host", OK, f"{host.kube.server} answers: Kubernetes {version}"),
+        _guarded("identity", lambda: _identity_check(host)),
+    ]
     crds = _guarded("crds", lambda: crd_check(host))
     checks += [
         crds,
@@ -156,6 +160,32 @@ def _guarded_list(name: str, checks: Callable[[], list[Check]]) -> list[Check]:
         return checks()
     except FedError as err:
         return [Check(name, FAIL, err.message)]
+
+
+def _identity_check(host: Host) -> Check:
+    """Who the host takes the requests for (a SelfSubjectReview: the apiserver's answer,
+    impersonation included), as `kubectl auth whoami` shows it."""
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    try:
+        answer = host.kube.create(SSR_PATH, review)
+    except NotFound:
+        return Check("identity", WARN, "cannot tell: the host serves no SelfSubjectReview API")
+    except ApiError as err:
+        return Check("identity", WARN, f"cannot tell: {err.message}")
+    return Check("identity", OK, identity_text((answer.get("status") or {}).get("userInfo") or {}))
+
+
+def identity_text(user_info: Mapping[str, Any]) -> str:
+    """`viewer (uid u-1; groups g1, system:authenticated; extra scopes=a,b)`."""
+    details = []
+    if user_info.get("uid"):
+        details.append(f"uid {user_info['uid']}")
+    if user_info.get("groups"):
+        details.append("groups " + ", ".join(user_info["groups"]))
+    for key, values in sorted((user_info.get("extra") or {}).items()):
+        details.append(f"extra {key}={','.join(values)}")
+    name = user_info.get("username") or "<anonymous>"
+    return f"{name} ({'; '.join(details)})" if details else str(name)
 
 
 def crd_check(host: Host) -> Check:

@@ -13,6 +13,7 @@ from kubectl_fed.ops.doctor import (
     Permission,
     crd_verdict,
     denied_text,
+    identity_text,
     lease_verdict,
     member_verdict,
     minor_of,
@@ -116,3 +117,16 @@ def test_objects_and_templates_verdicts() -> None:
     verdict = templates_verdict(snap)
     assert verdict.status == WARN
     assert verdict.detail == "policy missing: deployment.apps/web in shop (PropagationPolicy gone)"
+
+
+def test_identity_text_is_what_the_apiserver_attributes() -> None:
+    user = {
+        "username": "jane",
+        "uid": "42",
+        "groups": ["dev", "system:authenticated"],
+        "extra": {"scopes": ["a", "b"]},
+    }
+    assert identity_text(user) == (
+        "jane (uid 42; groups dev, system:authenticated; extra scopes=a,b)"
+    )
+    assert identity_text({"username": "system:anonymous"}) == "system:anonymous"

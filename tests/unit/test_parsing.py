@@ -71,3 +71,17 @@ def test_durations_and_names() -> None:
     for bad in ("Member", "a_b", "-a", "x" * 64):
         with pytest.raises(ParseError):
             check_cluster_name(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("0", 0), ("10", 10), ("10s", 10), ("1m30s", 90), ("500ms", 0.5), ("1.5h", 5400)],
+)
+def test_request_timeout_takes_kubectls_forms(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-1", "-1s", "1m30", "7.5", "s", ""])
+def test_request_timeout_refuses_what_kubectl_refuses(text: str) -> None:
+    with pytest.raises(ParseError, match="invalid duration"):
+        parse_duration(text)
