@@ -4,7 +4,7 @@
 answers REST requests as kube-apiserver does, closely enough for kubectl-fed: the same
 paths, verbs, query parameters, content types, status codes and `Status` bodies.
 `FakeTransport(cluster)` replaces `kubectl_fed.kube.transport.Transport` under a real
-`kubectl_fed.kube.client.Kube`, so everything above the socket is the product's own code.
+`kubectl_fed.kube.client.ClusterClient`, so everything above the socket is the product's own code.
 
 Supported: core and group paths, namespaced and cluster-scoped, collections and objects,
 the /status subresource; GET/list (label and metadata.name/namespace field selectors,
@@ -18,7 +18,7 @@ Service clusterIP and nodePort allocation). Not supported: strategic merge patch
 patch (415), protobuf, aggregated discovery, admission, RBAC (see `fail_next`), CEL rules,
 pods and controllers (but see `ready_workloads`).
 
-Fault controls: `cluster.down = True` (every request fails below HTTP, so Kube raises
+Fault controls: `cluster.down = True` (every request fails below HTTP, so ClusterClient raises
 Unreachable), `cluster.fail_next(method, path_prefix, status)`, and the request log
 `cluster.requests` / `cluster.counts` / `cluster.mutations()`.
 """
@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.transport import Response, Transport, TransportError
 from tests.fake.resources import BUILTIN, ResourceType, from_crd
 from tests.fake.schema import apply_schema
@@ -457,11 +457,11 @@ class FakeCluster:
 
     # ------------------------------------------------------------------ direct access
 
-    def kube(self, manager: str = "kubectl", timeout: float | None = 5.0) -> Kube:
+    def kube(self, manager: str = "kubectl", timeout: float | None = 5.0) -> ClusterClient:
         """A client of this cluster writing as field manager `manager` (requests it sends
         are served and logged like any other)."""
         transport = FakeTransport(self, token=self.token, user_agent=f"{manager}/v1.34.4")
-        return Kube(transport, self.name, timeout)
+        return ClusterClient(transport, self.name, timeout)
 
     def resource(self, text: str, version: str | None = None) -> ResourceType:
         """`deployments.apps`, `configmaps`, `Deployment`... -> its served type."""
@@ -1715,7 +1715,7 @@ class FakeTransport(Transport):
         )
 
     def _headers(self, headers: dict[str, str]) -> dict[str, str]:
-        merged = {**headers, **self.auth_headers()}
+        merged = {**headers, **dict(self.auth_headers())}
         if self.user_agent:
             merged["User-Agent"] = self.user_agent
         return merged

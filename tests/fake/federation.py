@@ -19,15 +19,16 @@ from typing import Any
 
 import yaml
 
-from kubectl_fed.core.api import DEFAULT_FED_NAMESPACE
-from kubectl_fed.core.kubeconfig import Credentials, Target
+from kubectl_fed.core.kubeadmiral import DEFAULT_FED_NAMESPACE
 from kubectl_fed.kube import connect
-from kubectl_fed.kube.client import Kube
+from kubectl_fed.kube.client import ClusterClient
+from kubectl_fed.kube.connect import ConnectionSpec
 from kubectl_fed.kube.host import Host
 from kubectl_fed.ops import init as init_ops
 from kubectl_fed.ops.membership import JoinRequest, join
+from kubectl_fed.planning.plan import DriftMode, SyncOptions
 from kubectl_fed.state import LocalState
-from kubectl_fed.sync.reconcile import PassReport, Reconciler, SyncOptions
+from kubectl_fed.sync.reconcile import PassReport, Reconciler
 from tests.fake.cluster import FakeCluster, FakeTransport
 
 HOST = "host"
@@ -46,11 +47,10 @@ _USERS = 0
 _ORIGINAL: Any = None
 
 
-def _fake_transport(
-    credentials: Credentials, pool_size: int, target: Target | None = None
-) -> FakeTransport:
+def _fake_transport(spec: ConnectionSpec, pool_size: int) -> FakeTransport:
     """Stands in for `connect._transport`: a server URL resolves to its FakeCluster
     (an unknown one to nobody, as a name that does not resolve)."""
+    credentials = spec.target.credentials
     found = _REGISTRY.get(credentials.server.rstrip("/"))
     cluster = found[-1] if found else None
     return FakeTransport(cluster, credentials.server, token=credentials.token, pool_size=pool_size)
@@ -157,12 +157,12 @@ class FakeFederation:
     def cluster(self, name: str) -> FakeCluster:
         return self.host_cluster if name == HOST else self.members[name]
 
-    def kube(self, name: str = HOST, manager: str | None = None) -> Kube:
+    def kube(self, name: str = HOST, manager: str | None = None) -> ClusterClient:
         """A client of one cluster, as kubectl-fed (or as field manager `manager`)."""
         cluster = self.cluster(name)
         agent = f"{manager}/v1.34.4" if manager else None
         transport = FakeTransport(cluster, token=cluster.token, user_agent=agent, pool_size=32)
-        return Kube(transport, name, self.timeout)
+        return ClusterClient(transport, name, self.timeout)
 
     def _write_kubeconfig(self) -> None:
         clusters = [self.host_cluster, *self.members.values()]
@@ -206,7 +206,8 @@ class FakeFederation:
         return join(self.host, request, self.timeout)
 
     def reconciler(self, drift: str = "correct", workers: int | None = None) -> Reconciler:
-        options = SyncOptions(drift=drift, workers=workers or self.workers, timeout=self.timeout)
+        mode: DriftMode = "report" if drift == "report" else "correct"
+        options = SyncOptions(drift=mode, workers=workers or self.workers, timeout=self.timeout)
         return Reconciler(self.host, options)
 
     def run_pass(self, drift: str = "correct", workers: int | None = None) -> PassReport:

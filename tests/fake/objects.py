@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_fed.core import api
-from kubectl_fed.core.federate import PROPAGATION_POLICY_LABEL
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.marks import PROPAGATION_POLICY_LABEL
 
 Object = dict[str, Any]
 
@@ -31,7 +31,7 @@ def policy(
             for c, w in weights.items()
         ]
     return {
-        "apiVersion": api.API_VERSION,
+        "apiVersion": kubeadmiral.API_VERSION,
         "kind": "PropagationPolicy",
         "metadata": {"name": name, "namespace": namespace},
         "spec": body,
@@ -152,7 +152,7 @@ def type_config(
     group: str = CUSTOM_GROUP, kind: str = "ConfigMap", plural: str = "configmaps"
 ) -> Object:
     return {
-        "apiVersion": api.API_VERSION,
+        "apiVersion": kubeadmiral.API_VERSION,
         "kind": "FederatedTypeConfig",
         "metadata": {"name": f"{plural}.{group}"},
         "spec": {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_fed.kube.client import Kube, path_for
+from kubectl_fed.kube.client import ClusterClient, path_for
 from kubectl_fed.kube.errors import (
     AlreadyExists,
     BadRequest,
@@ -36,7 +36,7 @@ def cluster() -> FakeCluster:
 
 
 @pytest.fixture
-def kube(cluster: FakeCluster) -> Kube:
+def kube(cluster: FakeCluster) -> ClusterClient:
     return cluster.kube(manager="kubectl-fed")
 
 
@@ -63,7 +63,7 @@ def deployment(name: str, replicas: int = 1, image: str = "nginx:1.25") -> dict[
 # --------------------------------------------------------------------------- CRUD
 
 
-def test_create_get_and_the_usual_errors(cluster: FakeCluster, kube: Kube) -> None:
+def test_create_get_and_the_usual_errors(cluster: FakeCluster, kube: ClusterClient) -> None:
     created = kube.create(CM, configmap("a", k="v"))
     assert created["metadata"]["uid"] and created["metadata"]["resourceVersion"]
     assert created["metadata"]["namespace"] == "default"
@@ -85,7 +85,7 @@ def test_create_get_and_the_usual_errors(cluster: FakeCluster, kube: Kube) -> No
         kube.create(CM, {**configmap("n"), "data": {"k": 1}})
 
 
-def test_generate_name_and_dry_run(cluster: FakeCluster, kube: Kube) -> None:
+def test_generate_name_and_dry_run(cluster: FakeCluster, kube: ClusterClient) -> None:
     made = kube.create(
         CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "x-"}}
     )
@@ -99,7 +99,7 @@ def test_generate_name_and_dry_run(cluster: FakeCluster, kube: Kube) -> None:
     assert cluster.mutations() == [cluster.requests[0]]  # dry runs are not mutations
 
 
-def test_replace_conflicts_on_a_stale_resource_version(kube: Kube) -> None:
+def test_replace_conflicts_on_a_stale_resource_version(kube: ClusterClient) -> None:
     first = kube.create(CM, configmap("a", k="1"))
     second = kube.replace(f"{CM}/a", {**first, "data": {"k": "2"}})
     assert int(second["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
@@ -112,7 +112,9 @@ def test_replace_conflicts_on_a_stale_resource_version(kube: Kube) -> None:
     assert kube.get(f"{CM}/a")["metadata"]["uid"] == first["metadata"]["uid"]
 
 
-def test_an_update_that_changes_nothing_writes_nothing(cluster: FakeCluster, kube: Kube) -> None:
+def test_an_update_that_changes_nothing_writes_nothing(
+    cluster: FakeCluster, kube: ClusterClient
+) -> None:
     created = kube.create(CM, configmap("a", k="1"))
     again = kube.replace(f"{CM}/a", created)
     assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
@@ -122,7 +124,9 @@ def test_an_update_that_changes_nothing_writes_nothing(cluster: FakeCluster, kub
     )
 
 
-def test_merge_patch_follows_rfc_7386_with_a_resource_version_precondition(kube: Kube) -> None:
+def test_merge_patch_follows_rfc_7386_with_a_resource_version_precondition(
+    kube: ClusterClient,
+) -> None:
     created = kube.create(
         CM, {**configmap("a", k="1", drop="x"), "metadata": {"name": "a", "labels": {"l": "v"}}}
     )
@@ -141,7 +145,7 @@ def test_merge_patch_follows_rfc_7386_with_a_resource_version_precondition(kube:
         kube.merge_patch(f"{CM}/missing", {"data": {}})
 
 
-def test_unsupported_patch_types_are_415(kube: Kube) -> None:
+def test_unsupported_patch_types_are_415(kube: ClusterClient) -> None:
     kube.create(CM, configmap("a"))
     with pytest.raises(Exception, match="unknown format"):
         kube.request("PATCH", f"{CM}/a", body=[], content_type="application/json-patch+json")
@@ -150,7 +154,7 @@ def test_unsupported_patch_types_are_415(kube: Kube) -> None:
 # --------------------------------------------------------------------------- generation, status
 
 
-def test_generation_moves_with_the_spec_only(kube: Kube) -> None:
+def test_generation_moves_with_the_spec_only(kube: ClusterClient) -> None:
     path = f"{DEPLOY}/web"
     created = kube.create(DEPLOY, deployment("web"))
     assert created["metadata"]["generation"] == 1
@@ -175,7 +179,7 @@ def test_generation_moves_with_the_spec_only(kube: Kube) -> None:
         kube.get(f"{CM}/a/status")
 
 
-def test_deployment_validation(kube: Kube) -> None:
+def test_deployment_validation(kube: ClusterClient) -> None:
     broken = deployment("web")
     broken["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
     with pytest.raises(Invalid, match="selector"):
@@ -185,7 +189,7 @@ def test_deployment_validation(kube: Kube) -> None:
         kube.merge_patch(f"{DEPLOY}/web", {"spec": {"selector": {"matchLabels": {"app": "x"}}}})
 
 
-def test_services_get_addresses_that_applies_keep(kube: Kube) -> None:
+def test_services_get_addresses_that_applies_keep(kube: ClusterClient) -> None:
     path = "/api/v1/namespaces/default/services"
     body = {
         "apiVersion": "v1",
@@ -204,7 +208,7 @@ def test_services_get_addresses_that_applies_keep(kube: Kube) -> None:
 
 
 def test_apply_creates_updates_and_removes_what_it_stops_sending(
-    cluster: FakeCluster, kube: Kube
+    cluster: FakeCluster, kube: ClusterClient
 ) -> None:
     path = f"{CM}/a"
     created = kube.apply(
@@ -221,7 +225,7 @@ def test_apply_creates_updates_and_removes_what_it_stops_sending(
     assert unchanged["metadata"]["resourceVersion"] == updated["metadata"]["resourceVersion"]
 
 
-def test_apply_keeps_fields_another_manager_owns(cluster: FakeCluster, kube: Kube) -> None:
+def test_apply_keeps_fields_another_manager_owns(cluster: FakeCluster, kube: ClusterClient) -> None:
     path = f"{CM}/a"
     kube.apply(path, configmap("a", mine="1", gone="g", taken="t"))
     editor = cluster.kube(manager="kubectl-edit")
@@ -242,7 +246,7 @@ def test_apply_keeps_fields_another_manager_owns(cluster: FakeCluster, kube: Kub
         kube.apply(path, configmap("a", mine="1"), force=False)
 
 
-def test_apply_needs_a_field_manager_and_type_meta(kube: Kube) -> None:
+def test_apply_needs_a_field_manager_and_type_meta(kube: ClusterClient) -> None:
     with pytest.raises(BadRequest, match="apiVersion and kind"):
         kube.apply(f"{CM}/a", {"metadata": {"name": "a"}})
     with pytest.raises(BadRequest, match="does not match the name"):
@@ -253,7 +257,7 @@ def test_apply_needs_a_field_manager_and_type_meta(kube: Kube) -> None:
         )
 
 
-def test_apply_to_a_missing_namespace_is_not_found(kube: Kube) -> None:
+def test_apply_to_a_missing_namespace_is_not_found(kube: ClusterClient) -> None:
     with pytest.raises(NotFound, match='namespaces "shop" not found'):
         kube.apply("/api/v1/namespaces/shop/configmaps/a", configmap("a"))
 
@@ -262,7 +266,7 @@ def test_apply_to_a_missing_namespace_is_not_found(kube: Kube) -> None:
 
 
 def test_finalizers_hold_an_object_until_the_last_one_goes(
-    cluster: FakeCluster, kube: Kube
+    cluster: FakeCluster, kube: ClusterClient
 ) -> None:
     kube.create(CM, {**configmap("a"), "metadata": {"name": "a", "finalizers": ["x/y", "x/z"]}})
     kube.delete(f"{CM}/a")
@@ -279,7 +283,7 @@ def test_finalizers_hold_an_object_until_the_last_one_goes(
         kube.delete(f"{CM}/a")
 
 
-def test_namespace_deletion_removes_its_objects(cluster: FakeCluster, kube: Kube) -> None:
+def test_namespace_deletion_removes_its_objects(cluster: FakeCluster, kube: ClusterClient) -> None:
     kube.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
     shop = "/api/v1/namespaces/shop/configmaps"
     kube.create(shop, configmap("a"))
@@ -313,7 +317,7 @@ def test_garbage_collection_follows_owner_references() -> None:
     assert cluster.get("configmaps", "orphan", "default") is None
 
 
-def test_delete_preconditions(kube: Kube) -> None:
+def test_delete_preconditions(kube: ClusterClient) -> None:
     kube.create(CM, configmap("a"))
     with pytest.raises(Conflict):
         kube.request("DELETE", f"{CM}/a", body={"preconditions": {"resourceVersion": "1"}})
@@ -322,7 +326,7 @@ def test_delete_preconditions(kube: Kube) -> None:
 # --------------------------------------------------------------------------- lists, selectors
 
 
-def test_label_and_field_selectors(kube: Kube) -> None:
+def test_label_and_field_selectors(kube: ClusterClient) -> None:
     for name, labels in {
         "a": {"env": "prod", "tier": "web"},
         "b": {"env": "dev"},
@@ -349,7 +353,7 @@ def test_label_and_field_selectors(kube: Kube) -> None:
         names(fieldSelector="spec.x=1")
 
 
-def test_lists_page_and_leave_type_meta_off_typed_items(kube: Kube) -> None:
+def test_lists_page_and_leave_type_meta_off_typed_items(kube: ClusterClient) -> None:
     for index in range(1203):
         kube.create(CM, configmap(f"cm-{index:04d}"))
     kube.counts.clear()
@@ -365,7 +369,7 @@ def test_lists_page_and_leave_type_meta_off_typed_items(kube: Kube) -> None:
 # --------------------------------------------------------------------------- discovery, CRDs
 
 
-def test_discovery_is_legacy_json_whatever_the_client_asks(kube: Kube) -> None:
+def test_discovery_is_legacy_json_whatever_the_client_asks(kube: ClusterClient) -> None:
     resources = {(r["group"], r["plural"]): r for r in kube.api_resources()}
     deployments = resources[("apps", "deployments")]
     assert deployments["kind"] == "Deployment" and deployments["namespaced"]
@@ -377,7 +381,7 @@ def test_discovery_is_legacy_json_whatever_the_client_asks(kube: Kube) -> None:
 
 
 def test_init_installs_crds_that_are_served_and_established(
-    cluster: FakeCluster, kube: Kube
+    cluster: FakeCluster, kube: ClusterClient
 ) -> None:
     changes = init_ops.install(kube, "kube-admiral-system")
     assert {c.action for c in changes} == {"created"}
@@ -423,7 +427,7 @@ def test_init_installs_crds_that_are_served_and_established(
         kube.get(policies)
 
 
-def test_reviews_answer_allowed_unless_denied(cluster: FakeCluster, kube: Kube) -> None:
+def test_reviews_answer_allowed_unless_denied(cluster: FakeCluster, kube: ClusterClient) -> None:
     path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
     body = {
         "spec": {"resourceAttributes": {"verb": "list", "group": "apps", "resource": "deployments"}}
@@ -436,7 +440,9 @@ def test_reviews_answer_allowed_unless_denied(cluster: FakeCluster, kube: Kube) 
 # --------------------------------------------------------------------------- faults, auth
 
 
-def test_down_is_unreachable_and_faults_fire_once(cluster: FakeCluster, kube: Kube) -> None:
+def test_down_is_unreachable_and_faults_fire_once(
+    cluster: FakeCluster, kube: ClusterClient
+) -> None:
     cluster.down = True
     with pytest.raises(Unreachable, match="connection refused"):
         kube.get(CM)
@@ -456,15 +462,15 @@ def test_down_is_unreachable_and_faults_fire_once(cluster: FakeCluster, kube: Ku
 
 
 def test_wrong_credentials_are_refused(cluster: FakeCluster) -> None:
-    stranger = Kube(FakeTransport(cluster, token="wrong"), "c1", 1.0)
+    stranger = ClusterClient(FakeTransport(cluster, token="wrong"), "c1", 1.0)
     with pytest.raises(Unauthorized):
         stranger.get(CM)
-    nobody = Kube(FakeTransport(None, "https://nowhere:6443"), "x", 1.0)
+    nobody = ClusterClient(FakeTransport(None, "https://nowhere:6443"), "x", 1.0)
     with pytest.raises(Unreachable, match="name or service not known"):
         nobody.get(CM)
 
 
-def test_clone_is_independent(cluster: FakeCluster, kube: Kube) -> None:
+def test_clone_is_independent(cluster: FakeCluster, kube: ClusterClient) -> None:
     kube.create(CM, configmap("a"))
     other = cluster.clone()
     other.kube().create(CM, configmap("b"))
@@ -476,7 +482,7 @@ def test_clone_is_independent(cluster: FakeCluster, kube: Kube) -> None:
 # --------------------------------------------------------------------------- watches
 
 
-def test_watch_from_a_resource_version(cluster: FakeCluster, kube: Kube) -> None:
+def test_watch_from_a_resource_version(cluster: FakeCluster, kube: ClusterClient) -> None:
     start = kube.get(CM)["metadata"]["resourceVersion"]
     kube.create(CM, {**configmap("a"), "metadata": {"name": "a", "labels": {"w": "1"}}})
     kube.merge_patch(f"{CM}/a", {"data": {"k": "v"}})
@@ -498,7 +504,9 @@ def test_watch_from_a_resource_version(cluster: FakeCluster, kube: Kube) -> None
     ]
 
 
-def test_watch_blocks_until_an_event_and_stops_on_close(cluster: FakeCluster, kube: Kube) -> None:
+def test_watch_blocks_until_an_event_and_stops_on_close(
+    cluster: FakeCluster, kube: ClusterClient
+) -> None:
     start = kube.get(CM)["metadata"]["resourceVersion"]
     seen: list[str] = []
     done = threading.Event()
@@ -521,7 +529,7 @@ def test_watch_blocks_until_an_event_and_stops_on_close(cluster: FakeCluster, ku
     assert done.wait(5)
 
 
-def test_watch_breaks_when_the_cluster_goes_down(cluster: FakeCluster, kube: Kube) -> None:
+def test_watch_breaks_when_the_cluster_goes_down(cluster: FakeCluster, kube: ClusterClient) -> None:
     start = kube.get(CM)["metadata"]["resourceVersion"]
     errors: list[Exception] = []
 
@@ -548,7 +556,7 @@ def test_watch_from_a_compacted_resource_version_says_gone() -> None:
     assert events[0]["type"] == "ERROR" and events[0]["object"]["code"] == 410
 
 
-def test_path_for_discovered_resources(kube: Kube) -> None:
+def test_path_for_discovered_resources(kube: ClusterClient) -> None:
     deployments = next(r for r in kube.api_resources() if r["plural"] == "deployments")
     kube.create(path_for(deployments, "default"), deployment("web"))
     assert kube.get(path_for(deployments, "default", "web"))["kind"] == "Deployment"

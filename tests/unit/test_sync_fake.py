@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
-from kubectl_fed.core import api
-from kubectl_fed.core.federate import MANAGED_LABEL
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.lease import DURATION_S
+from kubectl_fed.core.marks import MANAGED_LABEL
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.host import fed_path
-from kubectl_fed.ops import inspect
+from kubectl_fed.ops import status as inspect
 from kubectl_fed.ops.adopt import AdoptRequest, adopt
 from kubectl_fed.ops.diff import DiffRequest, diff
+from kubectl_fed.planning.plan import SyncOptions
+from kubectl_fed.planning.scope import Scope
 from kubectl_fed.sync import lease as lease_module
 from kubectl_fed.sync.lease import LEASE_HELD_EXIT, LeaseLost, SyncLease
 from kubectl_fed.sync.loop import Stopper, run_forever
@@ -26,8 +29,13 @@ from tests.fake.objects import configmap, deployment, namespace, policy
 NS = "shop"
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 CONFIGMAPS = f"/api/v1/namespaces/{NS}/configmaps"
-POLICIES = fed_path(api.PROPAGATION_POLICIES, namespace=NS)
-FOS = fed_path(api.FEDERATED_OBJECTS, namespace=NS)
+POLICIES = fed_path(kubeadmiral.PROPAGATION_POLICIES, namespace=NS)
+FOS = fed_path(kubeadmiral.FEDERATED_OBJECTS, namespace=NS)
+
+
+def diff_in_namespace(fed: FakeFederation, server_side: bool) -> list[Any]:
+    request = DiffRequest(Scope(namespace=NS), server_side=server_side)
+    return diff(fed.host, SyncOptions(timeout=fed.timeout), request)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +115,7 @@ def test_deleting_the_template_deletes_the_copies(fed: FakeFederation) -> None:
     run_pass(fed)
     fed.kube().delete(f"{DEPLOYMENTS}/web")
     report = run_pass(fed)
-    assert [o.retired for o in report.objects] == [True] and report.ok
+    assert [o.leaving for o in report.objects] == [True] and report.ok
     assert member_copy(fed, "member-1") is None and member_copy(fed, "member-2") is None
     assert fed.host_cluster.objects("federatedobjects.core.kubeadmiral.io", NS) == []
     fed.reset_counts()
@@ -219,12 +227,20 @@ def test_configmap_drift_shows_in_status_and_diff(fed: FakeFederation) -> None:
     fed.kube("member-2", manager="kubectl-edit").merge_patch(
         f"{CONFIGMAPS}/settings", {"data": {"mode": "slow"}}
     )
-    differences = diff(fed.reconciler(), DiffRequest(None, NS, None, server_side=True))
+    differences = diff(
+        fed.host,
+        SyncOptions(timeout=fed.timeout),
+        DiffRequest(Scope(namespace=NS), server_side=True),
+    )
     states = {(d.cluster, d.state) for d in differences}
     assert states == {("member-1", "same"), ("member-2", "changed")}
     [changed] = [d for d in differences if d.state == "changed"]
     assert changed.paths == ["root['data']['mode']"]
-    local = diff(fed.reconciler(), DiffRequest(None, NS, None, server_side=False))
+    local = diff(
+        fed.host,
+        SyncOptions(timeout=fed.timeout),
+        DiffRequest(Scope(namespace=NS), server_side=False),
+    )
     assert {(d.cluster, d.state) for d in local} == states
 
 
@@ -258,7 +274,11 @@ def test_adopt_in_place_then_nothing_differs(fed: FakeFederation) -> None:
     assert adopted["metadata"]["labels"][MANAGED_LABEL] == "true"
     assert adopted["metadata"]["labels"]["kubeadmiral.io/adopted"] == "true"
     assert member_copy(fed, "member-2", name="legacy") is None  # the policy names member-1
-    differences = diff(fed.reconciler(), DiffRequest(None, NS, None, server_side=True))
+    differences = diff(
+        fed.host,
+        SyncOptions(timeout=fed.timeout),
+        DiffRequest(Scope(namespace=NS), server_side=True),
+    )
     assert differences and {d.state for d in differences} == {"same"}, differences
 
 
@@ -452,7 +472,7 @@ def test_one_failed_federated_object_write_does_not_misplace_for_good(
 def test_a_failed_cluster_status_write_does_not_stop_the_pass(fed: FakeFederation) -> None:
     divided(fed)
     fed.members["member-2"].down = True
-    fed.host_cluster.fail_next("PATCH", fed_path(api.FEDERATED_CLUSTERS), 403)
+    fed.host_cluster.fail_next("PATCH", fed_path(kubeadmiral.FEDERATED_CLUSTERS), 403)
     run_pass(fed)
     assert member_copy(fed, "member-1") is not None
 
@@ -506,7 +526,7 @@ def test_lease_holder_blocks_others_until_it_stops_renewing(
             with pytest.raises(FedError):
                 second.acquire(wait=False)
         # It dies: its record stops moving, and a full lease duration later it is taken.
-        second_clock.now += lease_module.DURATION_S
+        second_clock.now += DURATION_S
         assert second.acquire(wait=False)
         lease = fed.host_cluster.must(
             "leases.coordination.k8s.io", "kubectl-fed-sync", fed.fed_namespace

@@ -45,17 +45,12 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from kubectl_fed.core import api
-from kubectl_fed.core.federate import (
-    MANAGED_LABEL,
-    ORPHAN_ANNOTATION,
-    PROPAGATION_POLICY_LABEL,
-    clean_template,
-    federated_object_name,
-)
+from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.federate import clean_template, federated_object_name
+from kubectl_fed.core.marks import MANAGED_LABEL, ORPHAN_ANNOTATION, PROPAGATION_POLICY_LABEL
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import fed_path
-from kubectl_fed.ops import inspect
+from kubectl_fed.ops import status as inspect
 from tests.fake import FakeFederation
 from tests.fake.objects import (
     configmap,
@@ -262,7 +257,7 @@ def base() -> FakeFederation:
             fed.join(name, labels=labels[name])
         host = fed.kube()
         host.create("/api/v1/namespaces", namespace(NS))
-        host.create(fed_path(api.FEDERATED_TYPE_CONFIGS), type_config())
+        host.create(fed_path(kubeadmiral.FEDERATED_TYPE_CONFIGS), type_config())
         fed.close()  # a template only: its clones register themselves
         _BASE = fed
     return _BASE
@@ -536,12 +531,12 @@ class FederationMachine(RuleBasedStateMachine):
     def set_policy(self, name: str, model: PolicyModel) -> None:
         self.next_step()
         body = {
-            "apiVersion": api.API_VERSION,
+            "apiVersion": kubeadmiral.API_VERSION,
             "kind": "PropagationPolicy",
             "metadata": {"name": name, "namespace": NS},
             "spec": model.spec,
         }
-        path = fed_path(api.PROPAGATION_POLICIES, name, NS)
+        path = fed_path(kubeadmiral.PROPAGATION_POLICIES, name, NS)
         self.host.apply(path, body, field_manager="kubectl")
         self.policies[name] = model
         self.record_intent()
@@ -551,7 +546,7 @@ class FederationMachine(RuleBasedStateMachine):
         self.next_step()
         if name not in self.policies:
             return
-        self.host.delete(fed_path(api.PROPAGATION_POLICIES, name, NS))
+        self.host.delete(fed_path(kubeadmiral.PROPAGATION_POLICIES, name, NS))
         del self.policies[name]
         self.record_intent()
 
