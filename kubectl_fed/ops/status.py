@@ -13,6 +13,8 @@ from typing import Any
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federated_types import FederatedType, type_of
 from kubectl_fed.core.objects import field_at, key_of
+from kubectl_fed.core.overrides import OverrideError
+from kubectl_fed.core.propagation import differences, is_managed
 from kubectl_fed.core.status import PROPAGATED, ClusterStatus, cluster_ok
 from kubectl_fed.kube.host import Host, fed_path
 from kubectl_fed.ops.objects import (
@@ -22,7 +24,7 @@ from kubectl_fed.ops.objects import (
     object_name,
 )
 from kubectl_fed.planning.members import Members
-from kubectl_fed.planning.plan import all_placed
+from kubectl_fed.planning.plan import Plan, all_placed, member_copy, our_overrides
 from kubectl_fed.planning.snapshot import federated_types
 
 
@@ -215,7 +217,33 @@ def _state_from_members(fo: Object, ftype: FederatedType | None, members: Member
             unknown[cluster] = f"cannot read {api_version}/{kind}: the kind is not federated"
         else:
             live[cluster] = member.live(ftype, namespace, name)
-    return object_state(fo, ftype.replicas_path if ftype else None, live, unknown)
+    state = object_state(fo, ftype.replicas_path if ftype else None, live, unknown)
+    if ftype is not None:
+        _mark_changed_copies(state, fo, ftype, live)
+    return state
+
+
+def _mark_changed_copies(
+    state: ObjectState, fo: Object, ftype: FederatedType, live: Mapping[str, Object | None]
+) -> None:
+    """A copy changed by hand is not synced, whatever its generation says (a ConfigMap's
+    data or any label moves no generation): its content is compared with the copy the
+    FederatedObject describes, as sync compares it."""
+    plan = Plan(
+        fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo)
+    )
+    for row in state.clusters:
+        copy = live.get(row.cluster)
+        if row.synced is not True or copy is None or not is_managed(copy):
+            continue
+        try:
+            desired = member_copy(plan, row.cluster, copy).desired
+        except OverrideError:
+            continue  # the sync reports it (ApplyOverridesFailed)
+        changed = differences(desired, copy)
+        if changed:
+            row.synced = False
+            row.message = "changed in the member since the last sync: " + ", ".join(changed[:5])
 
 
 def object_state(

@@ -232,7 +232,9 @@ class Planner:
         if policy is None and v1_compat:
             outcome = select_clusters_v1(infos, workload, current)
         elif policy is None:
-            return SchedulingRecord(replicas=dict(current_replicas), kept=True)
+            # Kept as last decided: a divided object keeps its per-cluster replicas.
+            divided = previous.divided if previous else False
+            return SchedulingRecord(replicas=dict(current_replicas), divided=divided, kept=True)
         else:
             outcome = select_clusters(self._parsed(policy), infos, workload, current)
         record = SchedulingRecord.of(outcome, ready)

@@ -7,6 +7,7 @@ member copies that nothing tracks), then members in parallel, then status.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +133,9 @@ class Reconciler:
                 version=status.get("kubernetesVersion", ""),
                 api_resources=resources,
             )
-            cluster["status"] = self.host.record_cluster_status(name, probe, cluster)
+            # Not recorded now: a later pass records it; this pass goes on.
+            with contextlib.suppress(ApiError):
+                cluster["status"] = self.host.record_cluster_status(name, probe, cluster)
 
     def _propagate_all(self, plans: list[Plan], leaving: list[Plan], members: Members) -> None:
         """Each object end to end (FederatedObject, member copies, status), many objects at
@@ -162,7 +165,10 @@ class Reconciler:
             try:
                 plan.existing = write_federated_object(self.host, plan)
             except ApiError as err:
+                # Members never get ahead of what the FederatedObject records, and its
+                # status never describes a spec that was not written: all of it waits.
                 plan.result.errors.append(f"cannot write the FederatedObject: {err}")
+                return
         for item in self._in_scope(member_work(plan, members, self.options.drift == "correct")):
             run_one(item, members.by_name[item.cluster])
         write_status(self.host, plan, members)
@@ -185,7 +191,8 @@ class Reconciler:
     def _finish_leaving(self, plan: Plan, members: Members) -> None:
         for item in self._in_scope(leaving_work(plan, members)):
             run_one(item, members.by_name[item.cluster])
-        if plan.result.clusters:  # something is still out there (or unknown)
+        if plan.result.clusters:  # something is still out there (or unknown): say where
+            write_status(self.host, plan, members)
             return
         try:
             drop_federated_object(self.host, plan.fo)

@@ -104,6 +104,9 @@ def _cluster_entry(cluster: str, result: ClusterResult) -> dict[str, Any]:
     entry: dict[str, Any] = {"cluster": cluster, "status": str(result.status)}
     if result.generation is not None:
         entry["lastObservedGeneration"] = result.generation
-    if result.message:
+    # An OK cluster's message tells what this pass did ("drift corrected", "adopted in
+    # place"): news for the pass report, not a state; stored, it would be rewritten (and
+    # the status churn) on the next pass.
+    if result.message and result.status != ClusterStatus.OK:
         entry["message"] = result.message[:300]
     return entry

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 
 from kubectl_fed.core.federated_types import FederatedType
-from kubectl_fed.core.marks import FINALIZER
+from kubectl_fed.core.marks import FEDERATION_LABELS, FINALIZER
 from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.core.propagation import unmarked
 from kubectl_fed.core.status import ClusterStatus
@@ -36,11 +36,15 @@ def write_federated_object(host: Host, plan: Plan) -> Object:
         finalizers.append(FINALIZER)
     metadata["finalizers"] = finalizers
     if plan.native is not None and existing is not None:
-        # Keep what others added to a FederatedObject we generate.
-        metadata["labels"] = {
-            **(existing["metadata"].get("labels") or {}),
-            **(metadata.get("labels") or {}),
+        # The federation's marks follow the template (one it no longer carries goes: an
+        # orphan annotation removed must not stay); labels others added are kept.
+        theirs = {
+            k: v
+            for k, v in (existing["metadata"].get("labels") or {}).items()
+            if k not in FEDERATION_LABELS
         }
+        metadata["labels"] = {**theirs, **(metadata.get("labels") or {})}
+        metadata["annotations"] = metadata.get("annotations") or None
     path = fo_path(wanted)
     if existing is None:
         created: Object = host.kube.create(fo_collection(wanted), wanted)

@@ -326,14 +326,10 @@ def test_a_policy_that_places_nowhere_keeps_the_placement(fed: FakeFederation) -
 
 
 # --------------------------------------------------------------------------- findings
-# Each xfail is a known bug (strict: fixing it makes the test fail until the mark goes).
+# Each test here was a bug the state machine found; an xfail is one still known (strict:
+# fixing it makes the test fail until the mark goes).
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: a retiring FederatedObject's status is never written; while a member is "
-    "down it still says OK for clusters whose copies were deleted and for the unreachable one",
-)
 def test_a_retiring_object_records_where_copies_remain(fed: FakeFederation) -> None:
     divided(fed)
     run_pass(fed)
@@ -343,11 +339,6 @@ def test_a_retiring_object_records_where_copies_remain(fed: FakeFederation) -> N
     assert fo_status(fed) == {"member-2": "ClusterNotReady"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: the pass after a drift correction rewrites the FederatedObject status "
-    "only to drop its 'drift corrected' message (one more write on an unchanged federation)",
-)
 def test_the_pass_after_a_drift_correction_writes_nothing(fed: FakeFederation) -> None:
     divided(fed)
     run_pass(fed)
@@ -358,11 +349,6 @@ def test_the_pass_after_a_drift_correction_writes_nothing(fed: FakeFederation) -
     assert run_pass(fed).writes == 0, fed.mutations()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: the pass after an in-place adoption rewrites the FederatedObject status "
-    "only to drop its 'adopted in place' message",
-)
 def test_the_pass_after_an_adoption_writes_nothing(fed: FakeFederation) -> None:
     member = fed.kube("member-1", manager="kubectl-client-side-apply")
     member.create("/api/v1/namespaces", namespace(NS))
@@ -376,11 +362,6 @@ def test_the_pass_after_an_adoption_writes_nothing(fed: FakeFederation) -> None:
     assert run_pass(fed).writes == 0, fed.mutations()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: deleting a Divide policy keeps the placement but drops the division: "
-    "every kept cluster gets the template's full replica count (3 + 6 becomes 9 + 9)",
-)
 def test_a_deleted_divide_policy_keeps_the_division(fed: FakeFederation) -> None:
     divided(fed)
     run_pass(fed)
@@ -390,12 +371,6 @@ def test_a_deleted_divide_policy_keeps_the_division(fed: FakeFederation) -> None
     assert member_copy(fed, "member-2")["spec"]["replicas"] == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: removing kubeadmiral.io/orphan from a template never reaches its "
-    "FederatedObject (its labels and annotations are merged, never removed), so deleting "
-    "the template later orphans the copies instead of deleting them",
-)
 def test_removing_the_orphan_annotation_restores_deletion(fed: FakeFederation) -> None:
     host = fed.kube()
     host.create(POLICIES, policy("all", NS))
@@ -429,11 +404,6 @@ def test_a_recreated_template_settles_in_one_pass(fed: FakeFederation) -> None:
     assert run_pass(fed).writes == 0, fed.mutations()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: when the FederatedObject cannot be written, the members are written "
-    "anyway from a template it does not record (and status says OK)",
-)
 def test_members_are_not_written_past_a_failed_federated_object(fed: FakeFederation) -> None:
     divided(fed)
     run_pass(fed)
@@ -443,12 +413,6 @@ def test_members_are_not_written_past_a_failed_federated_object(fed: FakeFederat
     assert member_copy(fed, "member-2")["spec"]["replicas"] == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: after one failed FederatedObject write its status (scheduling record) "
-    "says the new placement while its spec keeps the old one; the next pass sees nothing "
-    "changed and moves the copies back where the policy no longer places them, for good",
-)
 def test_one_failed_federated_object_write_does_not_misplace_for_good(
     fed: FakeFederation,
 ) -> None:
@@ -464,11 +428,6 @@ def test_one_failed_federated_object_write_does_not_misplace_for_good(
     assert member_copy(fed, "member-2", "configmaps", "settings") is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: an API error recording a member's reachability (PATCH of its "
-    "FederatedCluster status) aborts the whole pass, and a continuous sync with it",
-)
 def test_a_failed_cluster_status_write_does_not_stop_the_pass(fed: FakeFederation) -> None:
     divided(fed)
     fed.members["member-2"].down = True
@@ -477,11 +436,6 @@ def test_a_failed_cluster_status_write_does_not_stop_the_pass(fed: FakeFederatio
     assert member_copy(fed, "member-1") is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: kubectl fed status says OK (synced) for a copy changed by hand when the "
-    "change does not move metadata.generation: a ConfigMap's data, any object's labels",
-)
 def test_status_is_not_ok_for_a_configmap_changed_by_hand(fed: FakeFederation) -> None:
     host = fed.kube()
     host.create(POLICIES, policy("all", NS))

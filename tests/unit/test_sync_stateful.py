@@ -63,32 +63,11 @@ from tests.fake.objects import (
 
 # Violations of these kinds are expected on the current code (see the module docstring).
 KNOWN_BUGS: dict[str, str] = {
-    "status-synced-drift": "kubectl fed status says OK (synced) for a copy changed by hand "
-    "when the change does not bump metadata.generation (a ConfigMap's data, any labels)",
-    "retiring-status": "a retiring FederatedObject's status.clusters is never rewritten: it "
-    "keeps saying OK for clusters whose copies were deleted (while a member is down)",
-    "status-churn": "the pass after one that corrected drift rewrites the FederatedObject "
-    "status only to drop its 'drift corrected' message",
     "recreated-template-two-passes": "a template deleted and created again between passes "
     "needs two passes: the first retires the old FederatedObject, the second creates the new",
-    "unexpected-unmark": "removing kubeadmiral.io/orphan from a template never reaches its "
-    "FederatedObject (labels/annotations are merged into the existing ones, never removed): "
-    "deleting the template later orphans the copies instead of deleting them",
-    "stale-fo-metadata": "same bug, seen from the wire: every pass then PUTs the "
-    "FederatedObject, unchanged",
     "orphan-asked-too-late": "kubeadmiral.io/orphan: all added to a template in the same "
     "change that removes its policy label is ignored: the retirement reads the "
     "FederatedObject's annotations (from the last pass) and deletes the copies",
-    "members-ahead-of-fo": "when the FederatedObject cannot be written (an API error), the "
-    "members are written anyway, from the template it does not record, and status says OK",
-    "placement-record-split": "same cause: its status (scheduling record, fingerprint) is "
-    "written although its spec was not, so the next pass sees 'nothing changed', keeps the "
-    "stale spec placement and moves the copies back where the policy no longer places them, "
-    "for good (a copy deleted from a cluster the policy wants)",
-    "pass-aborted": "an API error recording a member's reachability in its FederatedCluster "
-    "status (host PATCH .../status) aborts the whole pass (and `sync` with it)",
-    "kept-placement-loses-division": "when a Divide policy is deleted (or refused), the kept "
-    "placement drops the divided replicas: every kept cluster gets the template's full count",
 }
 if os.environ.get("KUBECTL_FED_STRICT"):  # hunt with every check on
     KNOWN_BUGS = {}
