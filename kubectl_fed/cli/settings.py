@@ -166,12 +166,23 @@ class GlobalOption(click.Option):
     adopt, diff and sync names a member): see drop_shadowed_globals."""
 
 
+GLOBAL_FLAGS_EPILOG = (
+    "kubectl's global flags (--as, --as-group, --as-uid, --user, --cluster, -s/--server, "
+    "--token, --insecure-skip-tls-verify, --certificate-authority, --client-certificate, "
+    "--client-key, --tls-server-name, -v) are accepted here too: see `kubectl fed --help`."
+)
+
+
 def drop_shadowed_globals(command: click.Command) -> None:
-    """Remove the global flags a command (or any subcommand) defines itself."""
+    """Remove the global flags a command (or any subcommand) defines itself, and say in the
+    help of every command that takes them where they are listed."""
     own = {o for p in command.params if not isinstance(p, GlobalOption) for o in p.opts}
     command.params = [
         p for p in command.params if not (isinstance(p, GlobalOption) and own & set(p.opts))
     ]
+    hidden = [p for p in command.params if isinstance(p, GlobalOption) and p.hidden]
+    if hidden and not command.epilog:
+        command.epilog = GLOBAL_FLAGS_EPILOG
     for sub in getattr(command, "commands", {}).values():
         drop_shadowed_globals(sub)
 
@@ -229,7 +240,12 @@ def _global_options(function: F, shown: bool) -> F:
             help="Time to wait for one API request: 10s, 1m30s, 500ms, or 10 (seconds); "
             f"0: no limit (default {DEFAULT_TIMEOUT}).",
         ),
-        hidden("--cluster", callback=_store("cluster"), help="Kubeconfig cluster to use."),
+        hidden(
+            "--cluster",
+            callback=_store("cluster"),
+            help="Kubeconfig cluster to use (after adopt, diff or sync, --cluster names a "
+            "member: give this one before the subcommand there).",
+        ),
         hidden("--user", callback=_store("user"), help="Kubeconfig user to use."),
         hidden(
             "-s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
@@ -95,7 +96,10 @@ class Host:
                     f"cluster {name!r} was joined with local credentials on another machine: "
                     f"join it here with `kubectl fed join {name} --credentials local --overwrite`"
                 )
-            return context_spec(entry.get("kubeconfig"), entry.get("context"))
+            kubeconfig = entry.get("kubeconfig")  # local state's: `~` is ours to expand
+            return context_spec(
+                os.path.expanduser(kubeconfig) if kubeconfig else None, entry.get("context")
+            )
         secret_name = (spec.get("secretRef") or {}).get("name")
         if not secret_name:
             raise FedError(f"cluster {name!r} has no spec.secretRef")
