@@ -28,6 +28,7 @@ DEFAULT_TYPES: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
     ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False, None),
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False, None),
 )
+UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
 V1_COMPAT_KINDS = ("ReplicaSet", "Deployment")
 
 

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.jsonpatch import unescape
 from kubectl_fed.core.marks import SERVER_METADATA
 from kubectl_fed.core.objects import key_of
@@ -22,7 +23,7 @@ from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Member, Members
-from kubectl_fed.planning.plan import UNKNOWN_KIND, Plan, SyncOptions, member_copy
+from kubectl_fed.planning.plan import Plan, SyncOptions, member_copy
 from kubectl_fed.planning.preview import preview
 from kubectl_fed.planning.scope import Scope
 

@@ -28,8 +28,6 @@ from kubectl_fed.core.status import object_ok
 from kubectl_fed.kube.host import fed_path
 from kubectl_fed.planning.snapshot import Template
 
-UNKNOWN_KIND = "?"  # a FederatedObject whose template is of a kind that is not federated
-
 # A member copy someone else changed: put it back, or leave it and report it (Drifted).
 DriftMode = Literal["correct", "report"]
 
@@ -94,6 +92,9 @@ class Plan:
     result: ObjectResult = field(default_factory=lambda: ObjectResult("", "", ""))
     # Clusters it goes to only because workloads placed there use it: cluster -> leaders.
     follows: dict[str, list[str]] = field(default_factory=dict)
+    # Its FederatedObject's name is still taken by one leaving (an earlier template of the
+    # same name): propagated after the leaving ones, in the same pass.
+    waits_for_leaving: bool = False
 
     @property
     def own_placement(self) -> list[str]:

@@ -18,7 +18,7 @@ from kubectl_fed.core.federate import (
     override_policies_of,
     policy_of,
 )
-from kubectl_fed.core.federated_types import FederatedType, type_of
+from kubectl_fed.core.federated_types import UNKNOWN_KIND, FederatedType, type_of
 from kubectl_fed.core.followers import referenced_objects
 from kubectl_fed.core.objects import Object, ObjectKey, api_group, key_of
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
@@ -34,7 +34,6 @@ from kubectl_fed.core.scheduling import (
 from kubectl_fed.core.selection import select_clusters, select_clusters_v1
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import (
-    UNKNOWN_KIND,
     ObjectResult,
     Plan,
     all_placed,
@@ -74,10 +73,15 @@ class Planner:
             fo_kind = "FederatedObject" if template.type.namespaced else "ClusterFederatedObject"
             key = ObjectKey(kubeadmiral.GROUP, fo_kind, template.key[0], name)
             fo = existing.get(key)
-            if fo is not None and (
-                fo["metadata"].get("deletionTimestamp") or not owned_by(fo, template.obj)
-            ):
-                continue  # being deleted, or someone else's object of that name
+            if fo is not None and _leaving_before(fo, template):
+                # The FederatedObject of an earlier template of that name (deleted and
+                # created again) leaves first; this one follows in the same pass.
+                plan = self._plan_native(template, None, snap, clusters)
+                plan.waits_for_leaving = True
+                plans.append(plan)
+                continue
+            if fo is not None and not owned_by(fo, template.obj):
+                continue  # someone else's object of that name
             claimed.add(key)
             plans.append(self._plan_native(template, fo, snap, clusters))
         leaving = []
@@ -86,13 +90,13 @@ class Planner:
                 continue
             if fo["metadata"].get("deletionTimestamp") or controller_ref(fo):
                 # deleted, or its template is gone / no longer federated
-                plan = self._leaving_plan(fo, snap)
-                if plan is not None:
-                    leaving.append(plan)
+                gone = self._leaving_plan(fo, snap)
+                if gone is not None:
+                    leaving.append(gone)
             else:
-                plan = self._plan_direct(fo, snap, clusters)
-                if plan is not None:
-                    plans.append(plan)
+                direct = self._plan_direct(fo, snap, clusters)
+                if direct is not None:
+                    plans.append(direct)
         _add_followers(plans, keep_recorded=partial)
         for plan in plans:
             self._compute_patches(plan, snap)
@@ -382,6 +386,13 @@ def _cluster_infos(
         fresh = replace(fresh, ready=fresh.ready and bool(member and member.reachable))
         infos[fresh.name] = (fresh, replace(fresh, ready=True))
     return infos
+
+
+def _leaving_before(fo: Object, template: Template) -> bool:
+    """Whether `fo` is an earlier template's (or being deleted) and must leave first."""
+    ref = controller_ref(fo)
+    earlier = ref is not None and not owned_by(fo, template.obj)
+    return bool(fo["metadata"].get("deletionTimestamp")) or earlier
 
 
 def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.labels import Requirement, selector_matches
 from kubectl_fed.core.objects import key_of
-from kubectl_fed.planning.plan import UNKNOWN_KIND, Plan
+from kubectl_fed.planning.plan import Plan
 
 # (API group, kind, name): name None covers every object of the kind.
 Selection = frozenset[tuple[str, str, str | None]]

@@ -9,7 +9,11 @@ from kubectl_fed.core.federate import (
     is_federation_disabled,
     policy_of,
 )
-from kubectl_fed.core.federated_types import V1_COMPAT_KINDS, FederatedType, types_with_configs
+from kubectl_fed.core.federated_types import (
+    V1_COMPAT_KINDS,
+    FederatedType,
+    types_with_configs,
+)
 from kubectl_fed.core.kubeadmiral import (
     CLUSTER_FEDERATED_OBJECTS,
     CLUSTER_OVERRIDE_POLICIES,
@@ -19,7 +23,10 @@ from kubectl_fed.core.kubeadmiral import (
     OVERRIDE_POLICIES,
     PROPAGATION_POLICIES,
 )
-from kubectl_fed.core.marks import CLUSTER_PROPAGATION_POLICY_LABEL, PROPAGATION_POLICY_LABEL
+from kubectl_fed.core.marks import (
+    CLUSTER_PROPAGATION_POLICY_LABEL,
+    PROPAGATION_POLICY_LABEL,
+)
 from kubectl_fed.core.objects import Object, ObjectKey, key_of
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import NotFound
@@ -180,3 +187,4 @@ def _add(found: dict[ObjectKey, Template], template: Template) -> None:
         return
     # With the API group: a CRD kind `Service` of example.com is not the core Service.
     found[template.type_key] = template
+

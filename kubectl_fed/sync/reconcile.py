@@ -14,14 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
 from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.core.status import ClusterStatus
-from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
+from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
+from kubectl_fed.planning.leaving import refresh_orphaning
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import (
-    UNKNOWN_KIND,
     ClusterResult,
     DriftMode,
     MemberAction,
@@ -90,6 +91,7 @@ class Reconciler:
             # is acted on.
             plans = [p for p in plans if self.scope.covers(p)]
             leaving = [p for p in leaving if self.scope.covers(p)]
+            refresh_orphaning(self.host, leaving)
             Planner.read_members(plans + leaving, members, bulk=only is None)
             self._propagate_all(plans, leaving, members)
             results = [p.result for p in plans + leaving]
@@ -140,7 +142,14 @@ class Reconciler:
     def _propagate_all(self, plans: list[Plan], leaving: list[Plan], members: Members) -> None:
         """Each object end to end (FederatedObject, member copies, status), many objects at
         a time: the host and every member are kept busy at once."""
-        jobs = [(plan, False) for plan in plans] + [(plan, True) for plan in leaving]
+        waiting = [p for p in plans if p.waits_for_leaving]
+        plans = [p for p in plans if not p.waits_for_leaving]
+        self._run_jobs(
+            [(plan, False) for plan in plans] + [(plan, True) for plan in leaving], members
+        )
+        self._run_jobs([(plan, False) for plan in waiting], members)
+
+    def _run_jobs(self, jobs: list[tuple[Plan, bool]], members: Members) -> None:
         if not jobs:
             return
         # The host connection pools 32 connections (cli.settings): stay within it.
@@ -167,7 +176,12 @@ class Reconciler:
             except ApiError as err:
                 # Members never get ahead of what the FederatedObject records, and its
                 # status never describes a spec that was not written: all of it waits.
-                plan.result.errors.append(f"cannot write the FederatedObject: {err}")
+                plan.result.errors.append(
+                    "waits for the earlier object of that name to leave the federation "
+                    "(its copies are not all removed yet)"
+                    if plan.waits_for_leaving and isinstance(err, AlreadyExists)
+                    else f"cannot write the FederatedObject: {err}"
+                )
                 return
         for item in self._in_scope(member_work(plan, members, self.options.drift == "correct")):
             run_one(item, members.by_name[item.cluster])

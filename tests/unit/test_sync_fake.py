@@ -326,8 +326,7 @@ def test_a_policy_that_places_nowhere_keeps_the_placement(fed: FakeFederation) -
 
 
 # --------------------------------------------------------------------------- findings
-# Each test here was a bug the state machine found; an xfail is one still known (strict:
-# fixing it makes the test fail until the mark goes).
+# Each test here was a bug the state machine found, fixed since.
 
 
 def test_a_retiring_object_records_where_copies_remain(fed: FakeFederation) -> None:
@@ -387,11 +386,6 @@ def test_removing_the_orphan_annotation_restores_deletion(fed: FakeFederation) -
     assert member_copy(fed, "member-1", "configmaps", "settings") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: a template deleted and created again between two passes needs two "
-    "passes: the first retires the old FederatedObject, only the second creates the new one",
-)
 def test_a_recreated_template_settles_in_one_pass(fed: FakeFederation) -> None:
     host = fed.kube()
     host.create(POLICIES, policy("all", NS))

@@ -62,13 +62,7 @@ from tests.fake.objects import (
 )
 
 # Violations of these kinds are expected on the current code (see the module docstring).
-KNOWN_BUGS: dict[str, str] = {
-    "recreated-template-two-passes": "a template deleted and created again between passes "
-    "needs two passes: the first retires the old FederatedObject, the second creates the new",
-    "orphan-asked-too-late": "kubeadmiral.io/orphan: all added to a template in the same "
-    "change that removes its policy label is ignored: the retirement reads the "
-    "FederatedObject's annotations (from the last pass) and deletes the copies",
-}
+KNOWN_BUGS: dict[str, str] = {}
 if os.environ.get("KUBECTL_FED_STRICT"):  # hunt with every check on
     KNOWN_BUGS = {}
 for _extra in filter(None, os.environ.get("KUBECTL_FED_KNOWN", "").split(",")):
