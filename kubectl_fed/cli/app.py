@@ -21,9 +21,12 @@ from kubectl_fed.cli import (
     status,
     sync,
 )
-from kubectl_fed.cli.settings import Settings, drop_shadowed_globals, root_options
+from kubectl_fed.cli.settings import Settings, root_options, settle_global_options
 from kubectl_fed.cli.usage import from_click, normalise
 from kubectl_fed.errors import FedError
+
+# click >= 8.2 raises it for a group without its subcommand (8.1 printed the help itself).
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
 
@@ -53,7 +56,7 @@ class FedGroup(click.Group):
     ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except click.exceptions.NoArgsIsHelpError as err:
+        except NO_ARGS_IS_HELP as err:
             _help(err)
         except click.UsageError as err:
             root = err.ctx or click.Context(self, info_name=info_name, parent=parent)
@@ -62,7 +65,7 @@ class FedGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError as err:
+        except NO_ARGS_IS_HELP as err:
             _help(err)
         except click.UsageError as err:
             raise from_click(err, ctx) from None
@@ -135,4 +138,4 @@ for command in (
     doctor.doctor,
 ):
     fed.add_command(command)
-drop_shadowed_globals(fed)
+settle_global_options(fed)

@@ -163,7 +163,7 @@ def _verbosity(ctx: click.Context, _param: click.Parameter, value: int | None) -
 
 class GlobalOption(click.Option):
     """A global flag. A command's own option of the same name wins over it (`--cluster` of
-    adopt, diff and sync names a member): see drop_shadowed_globals."""
+    adopt, diff and sync names a member): see settle_global_options."""
 
 
 GLOBAL_FLAGS_EPILOG = (
@@ -173,9 +173,21 @@ GLOBAL_FLAGS_EPILOG = (
 )
 
 
+def settle_global_options(command: click.Command) -> None:
+    """Every command takes the global flags, as every kubectl command does (those that
+    reach no cluster ignore them); a command's own option of the same name wins; each
+    command's help says where they are listed."""
+    is_group = isinstance(command, click.Group)
+    if not is_group and not any(isinstance(p, GlobalOption) for p in command.params):
+        host_options(command)
+    drop_shadowed_globals(command)
+    for sub in getattr(command, "commands", {}).values():
+        settle_global_options(sub)
+
+
 def drop_shadowed_globals(command: click.Command) -> None:
-    """Remove the global flags a command (or any subcommand) defines itself, and say in the
-    help of every command that takes them where they are listed."""
+    """Remove the global flags a command defines itself, and say in the help of a command
+    that takes them where they are listed."""
     own = {o for p in command.params if not isinstance(p, GlobalOption) for o in p.opts}
     command.params = [
         p for p in command.params if not (isinstance(p, GlobalOption) and own & set(p.opts))
@@ -183,8 +195,6 @@ def drop_shadowed_globals(command: click.Command) -> None:
     hidden = [p for p in command.params if isinstance(p, GlobalOption) and p.hidden]
     if hidden and not command.epilog:
         command.epilog = GLOBAL_FLAGS_EPILOG
-    for sub in getattr(command, "commands", {}).values():
-        drop_shadowed_globals(sub)
 
 
 def host_options(function: F) -> F:

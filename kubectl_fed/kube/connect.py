@@ -152,7 +152,7 @@ def read_kubeconfigs(kubeconfig: str | None) -> list[tuple[Path, dict[str, Any]]
             document = check_document(part, _parse(part, raw))
         except KubeconfigError as err:
             raise FedError(str(err)) from None
-        log.info(6, f"Config loaded from file:  {os.path.abspath(part)}")
+        log.info(6, f"Config loaded from file:  {part}")
         documents.append((Path(os.path.abspath(part)), document))
     return documents
 

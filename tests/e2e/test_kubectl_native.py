@@ -130,13 +130,32 @@ def test_same_cluster_and_identity_as_kubectl(
                 },
             },
             {"name": "file-wins", "user": {"token": state["admin_token"], "tokenFile": "viewer"}},
+            {
+                "name": "exec-admin",
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1",
+                        "command": "./admin-plugin.sh",  # relative to the kubeconfig
+                        "interactiveMode": "Never",
+                    }
+                },
+            },
         ]
         config["contexts"] += [
             {"name": "as-jane", "context": {"cluster": "member-1", "user": "impersonating"}},
             {"name": "file-wins", "context": {"cluster": "host", "user": "file-wins"}},
+            {"name": "exec-admin", "context": {"cluster": "host", "user": "exec-admin"}},
         ]
 
     (tmp_path / "viewer").write_text(state["viewer_token"] + "\n")
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": state["admin_token"]},
+    }
+    plugin = tmp_path / "admin-plugin.sh"
+    plugin.write_text(f"#!/bin/sh\necho '{json.dumps(credential)}'\n")
+    plugin.chmod(0o755)
     path = str(kubeconfig(federation, tmp_path, "config", more_users))
     member_1_ca = state["servers"]["member-1"]["ca_file"]
     member_2 = server_of(federation, "member-2")
@@ -170,6 +189,11 @@ def test_same_cluster_and_identity_as_kubectl(
         ),
         (["--context", "as-jane"], ["doctor", "--context", "as-jane"]),
         (["--context", "file-wins"], ["--context", "file-wins", "doctor"]),
+        # An exec plugin supplies the token; the flags still apply around it.
+        (
+            ["--context", "exec-admin", "--as", "jane"],
+            ["--context=exec-admin", "doctor", "--as=jane"],
+        ),
     ]
     for flags, args in cases:
         expected = kubectl_reaches(fed_host, "--kubeconfig", path, *flags)
