@@ -7,6 +7,7 @@ Pure: files are looked at through the `read_file` the caller passes.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ _STRINGS = {
     "context": ("cluster", "user", "namespace"),
 }
 _MAPPINGS = {"cluster": (), "user": ("exec", "auth-provider", "as-user-extra"), "context": ()}
+_DATA = {
+    "cluster": ("certificate-authority-data",),
+    "user": ("client-certificate-data", "client-key-data"),
+    "context": (),
+}
 
 
 class KubeconfigError(ValueError):
@@ -106,12 +112,63 @@ def _body_problem(item: str, body: Any) -> str | None:
     insecure = body.get("insecure-skip-tls-verify")
     if item == "cluster" and insecure is not None and not isinstance(insecure, bool):
         return f"insecure-skip-tls-verify: expected true or false, not {_kind_of(insecure)}"
-    groups = body.get("as-groups")
-    if (item == "user" and groups is not None) and (
-        not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)
-    ):
+    for key in _DATA[item]:
+        if body.get(key) and not _is_base64(body[key]):
+            return f"{key}: illegal base64 data"
+    if item != "user":
+        return None
+    if body.get("as-groups") is not None and not _strings(body["as-groups"]):
         return "as-groups: expected a list of strings"
+    extra = body.get("as-user-extra") or {}
+    if not all(isinstance(v, list) and _strings(v) for v in extra.values()):
+        return "as-user-extra: expected lists of strings"
+    return _exec_problem(body.get("exec")) or _auth_provider_problem(body.get("auth-provider"))
+
+
+def _exec_problem(config: dict[str, Any] | None) -> str | None:
+    if config is None:
+        return None
+    for key in ("command", "apiVersion", "interactiveMode", "installHint"):
+        if config.get(key) is not None and not isinstance(config[key], str):
+            return f"exec: {key}: expected a string, not {_kind_of(config[key])}"
+    if config.get("args") is not None and not _strings(config["args"]):
+        return "exec: args: expected a list of strings"
+    env = config.get("env")
+    pairs = env if isinstance(env, list) else [None]
+    if env is not None and not all(
+        isinstance(e, dict) and _strings([e.get("name", ""), e.get("value", "")]) for e in pairs
+    ):
+        return "exec: env: expected a list of name and value strings"
+    provide = config.get("provideClusterInfo")
+    if provide is not None and not isinstance(provide, bool):
+        return "exec: provideClusterInfo: expected true or false"
     return None
+
+
+def _auth_provider_problem(config: dict[str, Any] | None) -> str | None:
+    if config is None:
+        return None
+    if not isinstance(config.get("name", ""), str):
+        return "auth-provider: name: expected a string"
+    settings = config.get("config")
+    if settings is not None and not (
+        isinstance(settings, dict) and _strings(list(settings.values()))
+    ):
+        return "auth-provider: config: expected a mapping of strings"
+    return None
+
+
+def _strings(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+
+def _is_base64(text: str) -> bool:
+    """As Go's JSON decoding of []byte fields (standard alphabet, padded) accepts it."""
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:
+        return False
+    return True
 
 
 def _kind_of(value: Any) -> str:

@@ -122,6 +122,18 @@ def refusal(doc: dict[str, Any], **overrides: Any) -> str:
         ({"contexts": [{"name": "a"}, {"name": "a"}]}, 'duplicate name "a" in contexts'),
         ({"users": [{"name": "a", "user": {}}, {"name": "a"}]}, 'duplicate name "a" in users'),
         ({"clusters": [{"name": "a"}, {"name": "a"}]}, 'duplicate name "a" in clusters'),
+        (
+            {"clusters": [{"name": "a", "cluster": {"certificate-authority-data": "x"}}]},
+            "certificate-authority-data: illegal base64 data",
+        ),
+        (
+            {"users": [{"name": "u", "user": {"exec": {"command": "x", "env": 5}}}]},
+            "exec: env: expected a list of name and value strings",
+        ),
+        (
+            {"users": [{"name": "u", "user": {"as-user-extra": {"k": "v"}}}]},
+            "as-user-extra: expected lists of strings",
+        ),
     ],
 )
 def test_a_file_kubectl_cannot_load_is_one_line_naming_it(document: object, reason: str) -> None:
