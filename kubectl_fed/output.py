@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kubectl_fed.core.clock import parse
+from kubectl_fed.core.clock import human_duration, parse
 
 FORMATS = ("table", "wide", "json", "yaml", "name")
 
@@ -47,20 +47,20 @@ def render(
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """kubectl's look: left-aligned columns, no rules (tabulate's plain format)."""
-    from tabulate import tabulate
-
-    if not rows and not headers:
+    """kubectl's look, as its tabwriter lays it out (minwidth 6, padding 3): left-aligned
+    columns, each as wide as its widest cell plus three spaces (six at least), nothing
+    after the last column, no rules, full text. Written here rather than with tabulate:
+    tabulate pads header tables by two more spaces and strips cell padding, so it cannot
+    give these widths."""
+    lines = [list(headers), *[list(row) for row in rows]] if headers else [list(r) for r in rows]
+    if not lines:
         return ""
-    text = tabulate(
-        rows,
-        headers=list(headers),
-        tablefmt="plain",
-        disable_numparse=True,
-        stralign="left",
-        numalign="left",
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
+    padded = [max(width + 3, 6) for width in widths]
+    return "\n".join(
+        ("".join(cell.ljust(w) for cell, w in zip(line, padded, strict=False)) + line[-1]).rstrip()
+        for line in lines
     )
-    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def dump(document: Any, fmt: str) -> str:
@@ -87,13 +87,9 @@ def _cell(value: Any) -> str:
 
 
 def age(timestamp: str | None, now: datetime | None = None) -> str:
-    """kubectl-style short age: 45s, 12m, 3h, 5d."""
+    """AGE as kubectl prints it: 45s, 2m17s, 12m, 3h5m, 9h, 2d4h, 30d."""
     if not timestamp:
         return "<unknown>"
     then = parse(timestamp)
     assert then is not None
-    seconds = int(((now or datetime.now(timezone.utc)) - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size * 2 or (unit == "m" and seconds >= 120):
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
+    return human_duration(((now or datetime.now(timezone.utc)) - then).total_seconds())

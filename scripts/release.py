@@ -58,7 +58,6 @@ PURE_WHEELS = (
     "requests==2.34.2",
     "requests-oauthlib==2.0.0",
     "six==1.17.0",
-    "tabulate==0.10.0",
     "tomlkit==0.15.2",
     "urllib3==2.8.0",
     "websocket-client==1.9.2",

@@ -36,3 +36,35 @@ def test_age() -> None:
     assert age("2026-01-01T20:00:00Z", now) == "4h"
     assert age("2025-12-20T00:00:00Z", now) == "13d"
     assert age(None) == "<unknown>"
+
+
+def test_tables_are_laid_out_as_kubectl_lays_them_out() -> None:
+    # `kubectl get namespaces` prints exactly this for these rows (tabwriter: padding 3,
+    # minwidth 6): three spaces after the widest cell of a column, none after the last.
+    from kubectl_fed.output import table
+
+    rows = [["default", "Active", "5m"], ["kube-node-lease", "Active", "5m"]]
+    assert table(["NAME", "STATUS", "AGE"], rows) == (
+        "NAME              STATUS   AGE\n"
+        "default           Active   5m\n"
+        "kube-node-lease   Active   5m"
+    )
+    assert table(["A", "B"], [["x", "y"]]) == "A     B\nx     y"  # minwidth 6, gap included
+    assert table([], [["x", "a long message, never cut"]]) == "x     a long message, never cut"
+
+
+def test_age_as_kubectl_prints_it() -> None:
+    now = datetime(2026, 1, 10, tzinfo=timezone.utc)
+    seconds_ago = {
+        "2026-01-09T23:59:30Z": "30s",
+        "2026-01-09T23:58:01Z": "119s",
+        "2026-01-09T23:57:43Z": "2m17s",
+        "2026-01-09T23:55:00Z": "5m",
+        "2026-01-09T20:55:00Z": "3h5m",
+        "2026-01-09T12:00:00Z": "12h",
+        "2026-01-07T22:00:00Z": "2d2h",
+        "2025-12-01T00:00:00Z": "40d",
+        "2023-01-09T00:00:00Z": "3y2d",  # 1097 days: kubectl counts 365-day years
+    }
+    for stamp, shown in seconds_ago.items():
+        assert age(stamp, now) == shown, stamp
