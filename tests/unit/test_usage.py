@@ -3,6 +3,8 @@ kubectl's two lines (`error: <what>`, `See 'kubectl fed <cmd> --help' for usage.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -119,3 +121,17 @@ def test_the_group_help_lists_kubectls_global_flags() -> None:
         "-n, --namespace",
     ):
         assert flag in out, flag
+
+
+def test_every_command_takes_the_global_flags_once() -> None:
+    def leaves(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
+        subcommands = getattr(command, "commands", {})
+        if not subcommands:
+            yield path, command
+        for name, sub in subcommands.items():
+            yield from leaves(sub, f"{path} {name}")
+
+    for path, command in leaves(fed, "kubectl fed"):
+        opts = [o for p in command.params for o in p.opts]
+        assert len(opts) == len(set(opts)), path  # --cluster of adopt/diff/sync is theirs
+        assert {"--as", "--server", "--token", "-v", "--request-timeout"} <= set(opts), path
