@@ -113,12 +113,10 @@ class Settings:
     def host_spec(self) -> ConnectionSpec:
         """The host context resolved (files read, flags applied, refusals raised)."""
         if self._spec is None:
-            from kubectl_fed.kube.connect import context_spec, use_overrides
+            from kubectl_fed.kube.connect import context_spec
 
             kubeconfig, context = self.host_target()
-            overrides = self.overrides()
-            use_overrides(kubeconfig, context, overrides)  # the sync lease connects too
-            self._spec = context_spec(kubeconfig, context, overrides)
+            self._spec = context_spec(kubeconfig, context, self.overrides())
         return self._spec
 
     def host(self) -> Host:

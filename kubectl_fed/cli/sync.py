@@ -121,7 +121,7 @@ class _Request:
     clusters: tuple[str, ...]
 
 
-def _scope(host: Any, request: _Request) -> Scope:
+def _scope(host: Any, request: _Request, namespace_flag: str | None) -> Scope:
     from kubectl_fed.core.labels import SelectorError, parse_selector
     from kubectl_fed.errors import FedError
     from kubectl_fed.planning.scope import Scope
@@ -134,7 +134,9 @@ def _scope(host: Any, request: _Request) -> Scope:
         raise FedError(f"-l: {err}") from None
     return Scope(
         selection=selection_of(host, request.references),
-        namespace=None if request.all_namespaces else request.namespace,
+        # Its own -n, else one before the subcommand; never the context's: sync covers
+        # every namespace unless told otherwise.
+        namespace=None if request.all_namespaces else request.namespace or namespace_flag,
         selector=selector,
         clusters=members_named(host, request.clusters),
     )
@@ -149,7 +151,7 @@ def _run(
     no_wait: bool,
     output: str,
 ) -> None:
-    from kubectl_fed.kube.connect import connect_context
+    from kubectl_fed.kube.connect import connect
     from kubectl_fed.planning.plan import SyncOptions
     from kubectl_fed.sync.lease import LeaseLost, SyncLease
     from kubectl_fed.sync.loop import Stopper, run_forever
@@ -158,10 +160,10 @@ def _run(
     s = settings()
     host = s.host()
     host.require_api()
-    scope = _scope(host, request)
+    scope = _scope(host, request, s.namespace_flag)
     # Its own connection: renewals are not the pass's writes (those are counted), and
     # they are not fenced by the lease they renew.
-    lease = SyncLease(connect_context(*s.host_target(), s.timeout), s.namespace)
+    lease = SyncLease(connect(s.host_spec(), s.timeout), s.namespace)
     host.kube.fence = lease.check  # every write of the pass, host and members alike
     stopper = Stopper()
     stopper.install()

@@ -94,23 +94,10 @@ def connect_context(
     context: str | None,
     timeout: float | None,
     pool_size: int = 8,
-    overrides: Overrides | None = None,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> ClusterClient:
-    """A client for a kubeconfig context (token files and plugins included). Without
-    `overrides`, those the command line set for this very context (see use_overrides)."""
-    if overrides is None:
-        overrides = _HOST_OVERRIDES.get((kubeconfig, context), NO_OVERRIDES)
+    """A client for a kubeconfig context (token files and plugins included)."""
     return connect(context_spec(kubeconfig, context, overrides), timeout, pool_size)
-
-
-def use_overrides(kubeconfig: str | None, context: str | None, overrides: Overrides) -> None:
-    """The command line's kubectl flags (--server, --as, ...) for the host context: every
-    later connect_context to it (the host, the sync lease) applies them. Member
-    connections never do."""
-    _HOST_OVERRIDES[(kubeconfig, context)] = overrides
-
-
-_HOST_OVERRIDES: dict[tuple[str | None, str | None], Overrides] = {}
 
 
 def connect_target(

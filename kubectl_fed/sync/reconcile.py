@@ -29,13 +29,20 @@ from kubectl_fed.planning.plan import (
     ObjectResult,
     Plan,
     SyncOptions,
+    all_placed,
+    our_overrides,
 )
 from kubectl_fed.planning.planner import Planner, leader_moved
 from kubectl_fed.planning.scope import Scope
 from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import leaving_work, member_work
 from kubectl_fed.sync.status import write_status
-from kubectl_fed.sync.writes import drop_federated_object, run_one, write_federated_object
+from kubectl_fed.sync.writes import (
+    drop_federated_object,
+    failure_code,
+    run_one,
+    write_federated_object,
+)
 
 
 @dataclass
@@ -182,10 +189,33 @@ class Reconciler:
                     if plan.waits_for_leaving and isinstance(err, AlreadyExists)
                     else f"cannot write the FederatedObject: {err}"
                 )
+                self._record_only(plan, members)
                 return
         for item in self._in_scope(member_work(plan, members, self.options.drift == "correct")):
             run_one(item, members.by_name[item.cluster])
         write_status(self.host, plan, members)
+
+    def _record_only(self, plan: Plan, members: Members) -> None:
+        """The FederatedObject could not be written, so nothing goes to the members; its
+        status still tells the truth about them, against what it records: a copy that
+        needs a write is marked failed, saying why."""
+        existing = plan.existing
+        if existing is None or "uid" not in existing.get("metadata", {}):
+            return
+        recorded = Plan(
+            fo=existing,
+            existing=existing,
+            ftype=plan.ftype,
+            template=(existing.get("spec") or {}).get("template") or {},
+            placement={c: None for c in all_placed(existing)},
+            patches=our_overrides(existing),
+            result=plan.result,
+        )
+        for item in member_work(recorded, members, correct_drift=True):
+            plan.result.clusters[item.cluster] = ClusterResult(
+                failure_code(item), f"not written: {plan.result.errors[-1]}"
+            )
+        write_status(self.host, recorded, members)
 
     def _in_scope(self, items: list[MemberAction]) -> list[MemberAction]:
         """The member writes this pass may make; the others wait, and say so."""
@@ -214,3 +244,4 @@ class Reconciler:
             pass
         except ApiError as err:
             plan.result.errors.append(f"cannot remove the FederatedObject: {err}")
+            write_status(self.host, plan, members)  # it holds no copy any more: say so

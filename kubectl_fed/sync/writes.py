@@ -99,7 +99,7 @@ def run_one(item: MemberAction, member: Member) -> None:
         member.mark_unreachable(err)
         results[item.cluster] = ClusterResult(ClusterStatus.CLUSTER_NOT_READY, str(err))
     except ApiError as err:
-        results[item.cluster] = ClusterResult(_failure_code(item), str(err))
+        results[item.cluster] = ClusterResult(failure_code(item), str(err))
 
 def drop_federated_object(host: Host, fo: Object) -> None:
     """Release our finalizer and delete the FederatedObject (its copies are gone)."""
@@ -119,7 +119,7 @@ def drop_federated_object(host: Host, fo: Object) -> None:
         host.kube.delete(path)
 
 
-def _failure_code(item: MemberAction) -> ClusterStatus:
+def failure_code(item: MemberAction) -> ClusterStatus:
     if item.action in ("delete", "unmark"):
         return ClusterStatus.DELETION_FAILED
     return ClusterStatus.CREATION_FAILED if item.live is None else ClusterStatus.UPDATE_FAILED
