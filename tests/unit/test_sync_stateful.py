@@ -372,6 +372,9 @@ class FederationMachine(RuleBasedStateMachine):
                     and (fo is None or template["metadata"]["uid"] in owners)
                 ):
                     modes[key] = (self.orphan.get(template["metadata"]["uid"]), recorded)
+                elif fo is not None and template is None:
+                    # Deleted before any pass saw what it asked: only the record can tell.
+                    modes[key] = (recorded, recorded)
                 elif fo is not None:
                     asked = next((self.orphan[u] for u in owners if u in self.orphan), None)
                     modes[key] = (asked, recorded)
