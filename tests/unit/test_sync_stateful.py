@@ -693,7 +693,9 @@ class FederationMachine(RuleBasedStateMachine):
         self.check_pass(before, after, orphan, placed)
         if second:
             self.check_second_pass()
-        if not aborted:  # else status is the last pass's, by construction
+        # Else status is the last pass's, by construction: the pass stopped, or the host
+        # refused a write (a status write among them); the next pass records it.
+        if not aborted and not self.fed.host_cluster.faults_fired:
             self.check_fo_status()
         self.see(after)
         return after
