@@ -5,8 +5,11 @@
 The archive holds `kubectl-fed`, a zipapp of kubectl_fed and its runtime
 dependencies vendored from pure-Python wheels (so it runs wherever python3 >= 3.10
 does), `kubectl_complete-fed` (kubectl's completion helper: a shim into the same
-zipapp), LICENSE and README.md. Entries are sorted and their times fixed, so the
-same source and pins give the same sha256. plugin-manifest/README.md has the why.
+zipapp), LICENSE and README.md. Entries are sorted, their times and owners fixed, and
+every wheel is checked against its pinned sha256, so the same source and pins give the
+same sha256 (with the same zlib, whose deflate output it is; tests/e2e/test_release.py
+checks this and that plugin-manifest/fed.yaml carries it). plugin-manifest/README.md has
+the why.
 """
 
 from __future__ import annotations
@@ -73,6 +76,30 @@ PYYAML_WHEEL_TAGS = (
     *("--platform", "manylinux2014_x86_64", "--implementation", "cp", "--abi", "cp311"),
     *("--python-version", "3.11"),
 )
+# The sha256 of each pinned wheel, as PyPI serves it. A version pin alone names a release,
+# not its bytes (another index, a wheel uploaded again); a wheel that differs is refused,
+# so the same source and pins give the same archive. A new pin needs its line here.
+WHEEL_SHA256 = {
+    "certifi==2026.10.18": "73191c47aaa79da394e8fee2dbc2ec827432cab56311122c9e47abf79e390f62",
+    "charset-normalizer==3.5.2": "b6b751274acb69d77b3323d6b7dbaa3c7fdfc1eb829b7eb61d262f32e1af9685",
+    "click==8.5.1": "8bb5376d2006950386f8c6427613334a2acadc5f559cb80e638d00b4df957e37",
+    "deepdiff==8.6.2": "4d22034a866c3928303a9332c279362f714192d9305bac17c498720d095fd1b4",
+    "durationpy==0.11": "a739fe2b8972c250ff72f8e2c488d18cf25f7b852f49ee76048775d5171df30c",
+    "idna==3.20": "ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c",
+    "kubernetes==36.0.3": "8fde9241c4b298e6374a069dcf728359b4e72c2fb29489a975ba4e1c047cf10f",
+    "oauthlib==4.0.1": "498a298876e996301950a5b053d12c31628bb7b895db03666430c69ce182eb61",
+    "orderly-set==5.5.0": "46f0b801948e98f427b412fcabb831677194c05c3b699b80de260374baa0b1e7",
+    "python-dateutil==2.9.0.post0": (
+        "a8b2bc7bffae282281c8140a97d3aa9c14da0b136dfe83f850eea9a5f7470427"
+    ),
+    "requests==2.34.2": "2a0d60c172f83ac6ab31e4554906c0f3b3588d37b5cb939b1c061f4907e278e0",
+    "requests-oauthlib==2.0.0": "7dd8a5c40426b779b0868c404bdef9768deccf22749cde15852df527e6269b36",
+    "six==1.17.0": "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",
+    "tomlkit==0.15.2": "05562412163a3037b94497385fb7f9204c637bc605af7a48199e41cf2272f437",
+    "urllib3==2.8.0": "0cf3cae568d36aa9576b28dfb35f11328f1cb974ca7647d9475ebb86c75ac6e3",
+    "websocket-client==1.9.2": "e1a673830a9c7bfa47b1cd3d5e4178f4c9651d80a4eab02c9c23a1c3ec6250ce",
+    "PyYAML==6.0.3": "b8bb0864c5a28024fac8a632c443c87c5aa6f215c0b126c449ae1a150412f31d",
+}
 # Never imported by the plugin: the asyncio client (half of kubernetes' size, and the only
 # user of aiohttp) and the packages' own tests.
 PRUNED_PREFIXES = ("kubernetes/aio/", "kubernetes/dynamic/test_", "websocket/tests/")
@@ -250,7 +277,22 @@ def fetch_wheels(cache: Path) -> list[Path]:
     unfound = [pin for pin, wheel in wheels.items() if wheel is None]
     if unfound:
         raise ReleaseError(f"pip downloaded no wheel named for {' '.join(unfound)} in {cache}")
-    return [wheel for wheel in wheels.values() if wheel is not None]
+    found = [(pin, wheel) for pin, wheel in wheels.items() if wheel is not None]
+    for pin, wheel in found:
+        check_wheel_sha256(pin, wheel)
+    return [wheel for _, wheel in found]
+
+
+def check_wheel_sha256(pin: str, wheel: Path) -> None:
+    actual = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    expected = WHEEL_SHA256.get(pin)
+    if expected is None:
+        raise ReleaseError(f'{pin} has no sha256 in WHEEL_SHA256: add "{pin}": "{actual}"')
+    if actual != expected:
+        raise ReleaseError(
+            f"{wheel} has sha256 {actual}, not the {expected} pinned for {pin}: "
+            "delete it from the cache to download it again"
+        )
 
 
 def cached_wheel(cache: Path, pin: str) -> Path | None:

@@ -9,11 +9,14 @@ later runs need no network.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,9 @@ from scripts.release import (
     PURE_WHEELS,
     PYYAML,
     ROOT,
+    TAR_MTIME,
+    WHEEL_SHA256,
+    ZIP_DATE,
     Release,
     ReleaseError,
     build_release,
@@ -175,9 +181,56 @@ def test_archive_holds_what_the_manifest_installs(built: Built) -> None:
     assert members["kubectl_complete-fed"].mode == 0o755
 
 
-def test_rebuild_is_byte_identical(built: Built, tmp_path: Path) -> None:
-    again, _ = build_into(tmp_path)
+def test_committed_manifest_carries_the_sha256_of_this_build(built: Built) -> None:
+    """A stale plugin-manifest/fed.yaml fails here: krew would refuse the archive."""
+    spec = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["spec"]
+    assert spec["version"] == f"v{__version__}"
+    stale = [p["sha256"] for p in spec["platforms"] if p["sha256"] != built.release.sha256]
+    assert not stale, (
+        f"plugin-manifest/fed.yaml says sha256 {stale[0]}, but this work tree builds "
+        f"{built.release.sha256}: run `make release` and commit the manifest"
+    )
+
+
+def test_rebuild_is_byte_identical(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another build, elsewhere, in another time zone and umask, a minute later: same bytes."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    umask = os.umask(0o077)
+    try:
+        again, _ = build_into(tmp_path)
+    finally:
+        os.umask(umask)
+        monkeypatch.undo()
+        time.tzset()
+    assert again.archive.read_bytes() == built.release.archive.read_bytes()
     assert again.sha256 == built.release.sha256
+
+
+def test_archive_records_no_time_owner_or_order_of_the_build(built: Built) -> None:
+    raw = built.release.archive.read_bytes()
+    assert raw[4:8] == b"\0\0\0\0", "gzip header mtime"
+    with tarfile.open(built.release.archive) as archive:
+        members = archive.getmembers()
+        zipapp = archive.extractfile("kubectl-fed")
+        assert zipapp is not None
+        zipapp_bytes = zipapp.read()
+    assert [m.name for m in members] == sorted(m.name for m in members)
+    for member in members:
+        assert (member.mtime, member.uid, member.gid) == (TAR_MTIME, 0, 0), member.name
+        assert (member.uname, member.gname) == ("", ""), member.name
+    with zipfile.ZipFile(io.BytesIO(zipapp_bytes)) as zipped:
+        entries = zipped.infolist()
+    assert [e.filename for e in entries] == sorted(e.filename for e in entries)
+    assert {e.date_time for e in entries} == {ZIP_DATE}
+    assert {e.external_attr >> 16 for e in entries} == {0o644}
+
+
+def test_pinned_wheels_have_their_sha256_pinned() -> None:
+    assert set(WHEEL_SHA256) == {*PURE_WHEELS, PYYAML}
 
 
 def test_kubectl_finds_and_runs_the_plugin(user: User, built: Built) -> None:
