@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -29,7 +30,7 @@ from kubectl_fed.errors import FedError
 # click >= 8.2 raises it for a group without its subcommand (8.1 printed the help itself).
 NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
-EXAMPLES = """\
+EXAMPLES = """
   # Install the federation API in the host (context host) and remember it as the host
   kubectl fed init --context host
 
@@ -56,7 +57,9 @@ class FedGroup(WithExamples, FullSummaries):
     and the error's exit code, as click ends a run on its own errors (and, outside
     standalone mode, raised to the caller as click raises its own). Flags in pflag's forms
     are accepted, and usage errors are kubectl's (cli/usage.py); without a subcommand, the
-    help (exit 0), as kubectl."""
+    help (exit 0), as kubectl. Its help has examples and every command's full summary."""
+
+    examples = inspect.cleandoc(EXAMPLES)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
