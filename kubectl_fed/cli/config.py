@@ -48,7 +48,10 @@ def config() -> None:
     """,
 )
 def view() -> None:
-    """Print the state file, comments included, and what is wrong with it."""
+    """Print the state file and what is wrong with it.
+
+    The file is printed as it is, comments included; each problem is a warning on stderr.
+    """
     state = _state()
     click.echo(f"# {state.path}")
     click.echo(state.text().rstrip("\n"))
