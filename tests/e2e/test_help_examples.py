@@ -157,3 +157,15 @@ def test_every_example_runs_as_written(demo: Kubectl) -> None:
 def test_taint_removal_says_untainted(demo: Kubectl) -> None:
     assert demo.fed("taint", "member-1", "gpu=true:NoSchedule").out == "cluster member-1 tainted\n"
     assert demo.fed("taint", "member-1", "gpu-").out == "cluster member-1 untainted\n"
+
+
+def test_completion_of_contexts_namespaces_and_keys_through_kubectl(kubectl: Kubectl) -> None:
+    def complete(*words: str) -> list[str]:
+        out = kubectl.run("__complete", "fed", *words).out.splitlines()
+        return [line.split("\t")[0] for line in out if not line.startswith(":")]
+
+    assert complete("--context", "") == ["host", "member-1", "member-2"]
+    assert complete("join", "x", "--cluster-context", "member-") == ["member-1", "member-2"]
+    assert "kube-system" in complete("--context", "host", "status", "-n", "kube-")
+    assert complete("config", "set", "host.c") == ["host.context"]
+    assert complete("help", "unj") == ["unjoin"]
