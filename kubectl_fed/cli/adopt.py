@@ -8,11 +8,23 @@ from typing import Any
 import click
 
 from kubectl_fed.cli.completion import complete_members
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import dry_run_option, host_options, namespace_option, settings
 from kubectl_fed.errors import FedError
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Federate Deployment api, created directly in member-1, with a policy of its own
+    kubectl --context member-1 create deployment api --image=nginx
+    kubectl fed adopt deploy/api --cluster member-1 --create-policy
+    kubectl fed sync --once
+
+    # Print what adopting Deployment web of member-2 would create, create nothing
+    kubectl fed adopt deploy/web --cluster member-2 --create-policy --dry-run=client -o yaml
+    """,
+)
 @click.argument("references", nargs=-1, required=True, metavar="TYPE/NAME... | TYPE -l SEL")
 @host_options
 @click.option(
@@ -63,7 +75,9 @@ def adopt(
     dry_run: str,
     output: str,
 ) -> None:
-    """Federate objects that already run in member --cluster, without restarting them.
+    """Federate objects running in a member, without restarting them.
+
+    Federates the objects that already run in member --cluster.
 
     Reads each live object, prunes what the member set (the pod template stays
     byte-for-byte), adds the policy label and the adopt annotations, and creates the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -21,12 +22,28 @@ from kubectl_fed.cli import (
     status,
     sync,
 )
+from kubectl_fed.cli.help import FedCommand, FullSummaries, WithExamples, command_names, help_of
 from kubectl_fed.cli.settings import Settings, root_options, settle_global_options
 from kubectl_fed.cli.usage import from_click, normalise
 from kubectl_fed.errors import FedError
 
 # click >= 8.2 raises it for a group without its subcommand (8.1 printed the help itself).
 NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+EXAMPLES = """
+  # Install the federation API in the host (context host) and remember it as the host
+  kubectl fed init --context host
+
+  # Join two clusters as members, labelled for policies to select
+  kubectl fed join member-1 --cluster-context member-1 --labels region=eu --overwrite
+  kubectl fed join member-2 --cluster-context member-2 --labels region=us --overwrite
+
+  # Make the members match the federation, once
+  kubectl fed sync --once
+
+  # Where Deployment web runs, and why
+  kubectl fed status deploy/web
+  kubectl fed explain deploy/web"""
 
 HELP = """Federate Kubernetes resources across clusters, from kubectl.
 
@@ -35,12 +52,14 @@ The host cluster keeps the federation (KubeAdmiral's core.kubeadmiral.io API);
 """
 
 
-class FedGroup(click.Group):
+class FedGroup(WithExamples, FullSummaries):
     """The root group; the one place a FedError becomes output: `error: MESSAGE` on stderr
     and the error's exit code, as click ends a run on its own errors (and, outside
     standalone mode, raised to the caller as click raises its own). Flags in pflag's forms
     are accepted, and usage errors are kubectl's (cli/usage.py); without a subcommand, the
-    help (exit 0), as kubectl."""
+    help (exit 0), as kubectl. Its help has examples and every command's full summary."""
+
+    examples = inspect.cleandoc(EXAMPLES)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
@@ -101,7 +120,16 @@ def fed(ctx: click.Context) -> None:
     ctx.ensure_object(Settings)
 
 
-@fed.command()
+@fed.command(
+    cls=FedCommand,
+    examples="""
+    # Print the plugin version, the Python that runs it and the API it speaks
+    kubectl fed version
+
+    # The same, as YAML
+    kubectl fed version -o yaml
+    """,
+)
 @click.option("-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text")
 def version(output: str) -> None:
     """Print the kubectl-fed version."""
@@ -118,6 +146,33 @@ def version(output: str) -> None:
         from kubectl_fed.output import dump
 
         click.echo(dump(info, output))
+
+
+def _complete_help(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    return command_names(ctx, list(ctx.params.get("words") or ()), incomplete)
+
+
+@fed.command(
+    "help",
+    cls=FedCommand,
+    examples="""
+    # The help of join, as `kubectl fed join --help` prints it
+    kubectl fed help join
+
+    # The help of a command of a group
+    kubectl fed help config set
+    """,
+)
+@click.argument("words", nargs=-1, metavar="[COMMAND]...", shell_complete=_complete_help)
+@click.pass_context
+def help_command(ctx: click.Context, words: tuple[str, ...]) -> None:
+    """Help about any command.
+
+    `kubectl fed help COMMAND` prints what `kubectl fed COMMAND --help` prints; without a
+    COMMAND, the help of kubectl fed.
+    """
+    assert ctx.parent is not None
+    click.echo(help_of(ctx.parent, words))
 
 
 for command in (

@@ -4,7 +4,8 @@ entry point that runs them is `kubectl_fed.cli.complete`).
 kubectl runs `kubectl_complete-fed` with the words after `fed` plus the word being
 completed; we print one candidate per line (`value<TAB>help`) and a last `:4` directive (no
 file completion). Only click is imported unless a member or template name is completed;
-those ask the host, briefly, and never fail loudly.
+those ask the host, briefly, and never fail loudly. The callbacks of the global flags
+(--context, -n) are in settings.py, which this module builds on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-from kubectl_fed.cli.settings import CLUSTER_TYPES, Settings, resolve_kind
+from kubectl_fed.cli.settings import CLUSTER_TYPES, Settings, contexts, resolve_kind
 
 
 def complete_members(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
@@ -92,3 +93,31 @@ def _template_names(ctx: click.Context, kind: str) -> list[str]:
     except Exception:  # completion must never fail loudly
         return []
 
+
+
+
+def complete_member_contexts(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[Any]:
+    """`join --cluster-context`: the contexts of --cluster-kubeconfig, else the host's."""
+    kubeconfig = ctx.params.get("cluster_kubeconfig") or ctx.ensure_object(Settings).kubeconfig
+    return contexts(kubeconfig, incomplete)
+
+def complete_config_keys(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[Any]:
+    """`config get|set|unset KEY`: the known keys of local state, `members.NAME.*` for
+    every member NAME it holds."""
+    from kubectl_fed.state import KNOWN_KEYS, LocalState
+
+    try:
+        members = sorted(LocalState.load(strict=False).members())
+    except Exception:  # completion must never fail loudly
+        members = []
+    keys: dict[str, str] = {}
+    for key, meaning in KNOWN_KEYS.items():
+        if ".NAME." not in key:
+            keys[key] = meaning
+        for name in members if ".NAME." in key else ():
+            keys[key.replace("NAME", name)] = meaning.replace("NAME", name)
+    return [CompletionItem(k, help=h) for k, h in keys.items() if k.startswith(incomplete)]

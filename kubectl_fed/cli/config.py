@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kubectl_fed.cli.completion import complete_config_keys
+from kubectl_fed.cli.help import FedSubGroup
 from kubectl_fed.state import KNOWN_KEYS
 
 if TYPE_CHECKING:
@@ -22,14 +24,34 @@ def _state() -> LocalState:
     return LocalState.load(strict=False)
 
 
-@click.group()
+@click.group(
+    cls=FedSubGroup,
+    examples="""
+    # Print the local state file
+    kubectl fed config view
+
+    # Which context is the host
+    kubectl fed config get host.context
+    """,
+)
 def config() -> None:
-    """View and edit local state (the host, defaults, members with local credentials)."""
+    """View and edit local state: the host, defaults, local members.
+
+    The host, defaults, and the members joined with local credentials.
+    """
 
 
-@config.command()
+@config.command(
+    examples="""
+    # Print the local state file, comments included
+    kubectl fed config view
+    """,
+)
 def view() -> None:
-    """Print the state file, comments included, and what is wrong with it."""
+    """Print the state file and what is wrong with it.
+
+    The file is printed as it is, comments included; each problem is a warning on stderr.
+    """
     state = _state()
     click.echo(f"# {state.path}")
     click.echo(state.text().rstrip("\n"))
@@ -37,10 +59,16 @@ def view() -> None:
         click.echo(f"warning: {state.path}: {problem}", err=True)
 
 
-@config.command("get")
-@click.argument("key")
+@config.command(
+    "get",
+    examples="""
+    # Which context is the host
+    kubectl fed config get host.context
+    """,
+)
+@click.argument("key", shell_complete=complete_config_keys)
 def get_key(key: str) -> None:
-    """Print one value, e.g. `host.context`."""
+    """Print the value of KEY, e.g. host.context."""
     from kubectl_fed.errors import FedError
 
     value = _state().get(key)
@@ -54,11 +82,19 @@ def get_key(key: str) -> None:
         click.echo(str(value).lower() if isinstance(value, bool) else value)
 
 
-@config.command("set")
-@click.argument("key")
+@config.command(
+    "set",
+    examples="""
+    # Give every API request 30 seconds unless --request-timeout says otherwise
+    kubectl fed config set defaults.request-timeout 30s
+    """,
+)
+@click.argument("key", shell_complete=complete_config_keys)
 @click.argument("value")
 def set_key(key: str, value: str) -> None:
-    """Set KEY to VALUE (a string, stored as given). Known keys:"""
+    """Set KEY to VALUE.
+
+    VALUE is a string, stored as given. Known keys:"""
     _state().set(key, value)
     click.echo(f"{key} set")
 
@@ -66,8 +102,13 @@ def set_key(key: str, value: str) -> None:
 set_key.help = (set_key.help or "") + " " + ", ".join(KNOWN_KEYS) + "."
 
 
-@config.command()
-@click.argument("key")
+@config.command(
+    examples="""
+    # Back to the default request timeout (10s)
+    kubectl fed config unset defaults.request-timeout
+    """,
+)
+@click.argument("key", shell_complete=complete_config_keys)
 def unset(key: str) -> None:
     """Remove KEY (any key, known or not)."""
     from kubectl_fed.errors import FedError

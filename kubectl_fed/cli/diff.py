@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_members
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import (
     host_options,
     members_named,
@@ -22,7 +23,16 @@ if TYPE_CHECKING:
 EXIT_DIFFERENCES, EXIT_ERROR = 1, 2
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Compare Deployment web in every member with what the federation says it should be
+    kubectl fed diff deploy/web
+
+    # Compare everything in every namespace, one line per difference
+    kubectl fed diff -A -o table
+    """,
+)
 @click.argument("references", nargs=-1, metavar="[TYPE[/NAME]...]")
 @host_options
 @namespace_options
@@ -60,7 +70,9 @@ def diff(
     output: str,
     server_side: bool,
 ) -> None:
-    """Show where member objects differ from what the federation says they should be.
+    """Show where members differ from what the federation says.
+
+    Shows where member objects differ from what the federation says they should be.
 
     Exit 0: no differences; 1: differences; >1: an error (an unreachable member is reported
     and makes the exit code 2, the other members are still compared).

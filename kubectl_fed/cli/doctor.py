@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import host_options, output_options, settings
 from kubectl_fed.cli.terminal import echo, paint_status
 from kubectl_fed.errors import FedError
@@ -14,11 +15,22 @@ if TYPE_CHECKING:
     from kubectl_fed.ops.doctor import Check
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Check the host, your permissions, every member and the sync lease
+    kubectl fed doctor
+
+    # The same checks as JSON
+    kubectl fed doctor -o json
+    """,
+)
 @host_options
 @output_options()
 def doctor(output: str, no_headers: bool) -> None:
-    """Check the federation: host, your identity there, CRDs, fed namespace, the
+    """Check the federation: host, CRDs, permissions, members, sync.
+
+    Checks the host, your identity there, CRDs, fed namespace, the
     permissions sync needs, every member (reachable, credentials, version skew), the sync
     lease, unsynced objects and templates whose policy is missing. Exit 1 on any FAIL
     (WARN does not fail)."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_references
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import (
     host_options,
     namespace_option,
@@ -20,7 +21,16 @@ if TYPE_CHECKING:
     from kubectl_fed.ops.explain import Explanation
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Why Deployment web is where it is, and how its replicas were divided
+    kubectl fed explain deploy/web
+
+    # The same, as YAML
+    kubectl fed explain deploy/web -n default -o yaml
+    """,
+)
 @click.argument("reference", metavar="TYPE/NAME", shell_complete=complete_references)
 @host_options
 @namespace_option

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_cluster_list, complete_get_types, complete_names
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.membership import list_clusters
 from kubectl_fed.cli.settings import (
     CLUSTER_TYPES,
@@ -30,7 +31,19 @@ CLUSTER_ANNOTATION = "kubectl-fed.io/cluster"  # added to each item of `get -o j
 READY_KINDS = ("Deployment", "ReplicaSet", "StatefulSet")
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # The copies of Deployment web in every member
+    kubectl fed get deployments web
+
+    # The Deployments of member-1 only, in every namespace
+    kubectl fed get deploy --clusters member-1 -A
+
+    # The members (as kubectl fed clusters)
+    kubectl fed get clusters
+    """,
+)
 @click.argument("kind", metavar="TYPE", shell_complete=complete_get_types)
 @click.argument("name", required=False, shell_complete=complete_names)
 @host_options
@@ -58,7 +71,9 @@ def get(
     no_headers: bool,
     refresh: bool,
 ) -> None:
-    """The live objects of TYPE in the member clusters, like `kubectl get` across them.
+    """List the live objects of TYPE in the members, like kubectl get.
+
+    The live objects of TYPE in the member clusters, like `kubectl get` across them.
 
     Members are asked concurrently; each row says its CLUSTER and whether the federation
     MANAGED it (yes, no, or adopted). A member that does not answer is a row with a

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import click
 
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import dry_run_option, host_options, settings
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Install the federation API in the cluster of context host; remember it as the host
+    kubectl fed init --context host
+
+    # Print everything init would apply, apply nothing
+    kubectl fed init --dry-run=client -o yaml
+    """,
+)
 @host_options
 @dry_run_option
 @click.option(
@@ -25,7 +35,7 @@ from kubectl_fed.cli.settings import dry_run_option, host_options, settings
     "(equally without one). Recorded in the host; omitted: unchanged.",
 )
 def init(dry_run: str, output: str, v1_compat: bool | None) -> None:
-    """Install the federation API (CRDs and fed namespace) into the host.
+    """Install the federation API (CRDs and fed namespace) in the host.
 
     Idempotent: a second run changes nothing and says so; a newer kubectl-fed
     upgrades its CRDs in place.

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from kubectl_fed.cli.completion import complete_members
+from kubectl_fed.cli.completion import complete_member_contexts, complete_members
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import dry_run_option, host_options, output_options, settings
 from kubectl_fed.cli.terminal import echo
 from kubectl_fed.errors import FedError
@@ -21,10 +22,24 @@ def _parsed(parse: Any, text: str | None, flag: str) -> Any:
         raise FedError(f"{flag}: {err}") from None
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Join the cluster of context member-1 as member member-1, labelled region=eu
+    kubectl fed join member-1 --cluster-context member-1 --labels region=eu --overwrite
+
+    # Print what joining member-2 would write (credentials redacted), write nothing
+    kubectl fed join member-2 --cluster-context member-2 --overwrite --dry-run=client -o yaml
+    """,
+)
 @click.argument("name")
 @host_options
-@click.option("--cluster-context", required=True, help="Kubeconfig context of the member.")
+@click.option(
+    "--cluster-context",
+    required=True,
+    shell_complete=complete_member_contexts,
+    help="Kubeconfig context of the member.",
+)
 @click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
 @click.option("--labels", help="Cluster labels, k=v,k2=v2 (what policies select on).")
 @click.option("--taints", help="Cluster taints, k=v:Effect,...")
@@ -83,7 +98,17 @@ def join(
     click.echo(f"cluster {name} joined ({credentials} credentials){suffix}")
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Remove member member-2 and delete the federation's objects in it
+    kubectl fed unjoin member-2 --cascade=delete
+
+    # Join it again; the next sync gives it its share back
+    kubectl fed join member-2 --cluster-context member-2 --labels region=us
+    kubectl fed sync --once
+    """,
+)
 @click.argument("name", shell_complete=complete_members)
 @host_options
 @click.option(
@@ -185,7 +210,16 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
     )
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # List the members
+    kubectl fed clusters
+
+    # Probe every member now, record what answers, and show endpoints and credentials
+    kubectl fed clusters --refresh -o wide
+    """,
+)
 @host_options
 @output_options()
 @click.option(
@@ -198,18 +232,33 @@ def clusters(output: str, no_headers: bool, refresh: bool) -> None:
     list_clusters(output, no_headers, refresh)
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Place nothing new on member-1 (what runs there stays)
+    kubectl fed cordon member-1
+    """,
+)
 @click.argument("name", shell_complete=complete_members)
 @host_options
 def cordon(name: str) -> None:
-    """Stop placing new objects on member NAME (existing placements stay)."""
+    """Stop placing new objects on member NAME.
+
+    Existing placements stay: it adds the taint kubectl-fed.io/unschedulable:NoSchedule.
+    """
     from kubectl_fed.ops.membership import cordon as do_cordon
 
     changed = do_cordon(settings().host(), name, on=True)
     click.echo(f"cluster {name} {'cordoned' if changed else 'already cordoned'}")
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Allow new placements on member-1 again
+    kubectl fed uncordon member-1
+    """,
+)
 @click.argument("name", shell_complete=complete_members)
 @host_options
 def uncordon(name: str) -> None:
@@ -220,16 +269,42 @@ def uncordon(name: str) -> None:
     click.echo(f"cluster {name} {'uncordoned' if changed else 'already uncordoned'}")
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Keep new placements off member-1 unless they tolerate dedicated=gpu:NoSchedule
+    kubectl fed taint member-1 dedicated=gpu:NoSchedule
+
+    # Change the value of that taint
+    kubectl fed taint member-1 dedicated=ml:NoSchedule --overwrite
+
+    # Remove the taints with key dedicated
+    kubectl fed taint member-1 dedicated-
+    """,
+)
 @click.argument("name", shell_complete=complete_members)
 @click.argument("taints", nargs=-1, required=True, metavar="KEY[=VALUE]:EFFECT[-]...")
 @host_options
 @click.option("--overwrite", is_flag=True, help="Replace a taint with the same key and effect.")
 def taint(name: str, taints: tuple[str, ...], overwrite: bool) -> None:
-    """Add or remove (trailing '-') taints on member NAME, like `kubectl taint`."""
+    """Add or remove taints on member NAME, like kubectl taint.
+
+    KEY[=VALUE]:EFFECT adds a taint (--overwrite replaces one with the same key and
+    effect); a trailing '-' removes it, and KEY- removes every taint with that key.
+    """
     from kubectl_fed.core.parsing import parse_taint
     from kubectl_fed.ops.membership import change_taints
 
     changes = [_parsed(parse_taint, t, "taint") for t in taints]
     change_taints(settings().host(), name, changes, overwrite)
-    click.echo(f"cluster {name} tainted")
+    click.echo(f"cluster {name} {taint_verb(changes, overwrite)}")
+
+
+def taint_verb(changes: list[tuple[dict[str, str], bool]], overwrite: bool) -> str:
+    """kubectl taint's word for what was done: `untainted` when taints were only removed,
+    `modified` when some were added and some removed (or --overwrite), else `tainted`."""
+    removed = any(remove for _, remove in changes)
+    added = any(not remove for _, remove in changes)
+    if (added and removed) or (added and overwrite):
+        return "modified"
+    return "untainted" if removed else "tainted"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from kubectl_fed.core.kubeadmiral import DEFAULT_FED_NAMESPACE
 from kubectl_fed.errors import FedError
@@ -159,6 +160,53 @@ def _verbosity(ctx: click.Context, _param: click.Parameter, value: int | None) -
         log.set_verbosity(value)
 
 
+def complete_contexts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Context names of the host's kubeconfig (--kubeconfig, else $KUBECONFIG, else
+    ~/.kube/config): files read, no network."""
+    return contexts(ctx.ensure_object(Settings).kubeconfig, incomplete)
+
+
+def contexts(kubeconfig: str | None, incomplete: str) -> list[Any]:
+    """The contexts of a kubeconfig that start with `incomplete`; none when unreadable."""
+    from kubectl_fed.kube.connect import list_contexts
+
+    try:
+        names, current = list_contexts(kubeconfig)
+    except Exception:  # completion must never fail loudly
+        return []
+    return [
+        CompletionItem(n, help="current context" if n == current else None)
+        for n in sorted(names)
+        if n.startswith(incomplete)
+    ]
+
+
+NAMESPACES_WITHIN = 2.0  # seconds: completion gives up on a host slower than this
+
+
+def complete_namespaces(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Namespaces of the host, when it answers within NAMESPACES_WITHIN seconds."""
+    import threading
+
+    s = ctx.ensure_object(Settings)
+    found: list[str] = []
+
+    def ask() -> None:
+        try:
+            s.request_timeout = s.request_timeout or f"{NAMESPACES_WITHIN:g}s"
+            items = s.host().kube.get("/api/v1/namespaces").get("items") or []
+            found.extend(sorted(i["metadata"]["name"] for i in items))
+        except Exception:  # completion must never fail loudly
+            pass
+
+    asking = threading.Thread(target=ask, daemon=True)  # abandoned when too slow
+    asking.start()
+    asking.join(NAMESPACES_WITHIN)
+    if asking.is_alive():
+        return []
+    return [CompletionItem(n) for n in list(found) if n.startswith(incomplete)]
+
+
 class GlobalOption(click.Option):
     """A global flag. A command's own option of the same name wins over it (`--cluster` of
     adopt, diff and sync names a member): see settle_global_options."""
@@ -210,6 +258,7 @@ def root_options(function: F) -> F:
         "--namespace",
         expose_value=False,
         callback=_store("namespace_flag"),
+        shell_complete=complete_namespaces,
         help="Namespace of namespaced commands (default: the context's namespace, else "
         "default).",
     )(function)
@@ -233,6 +282,7 @@ def _global_options(function: F, shown: bool) -> F:
             "--context",
             expose_value=False,
             callback=_store("context"),
+            shell_complete=complete_contexts,
             help="Kubeconfig context of the host (default: local state, else current).",
         ),
         click.option(
@@ -348,6 +398,7 @@ def namespace_option(function: F) -> F:
     return click.option(
         "-n",
         "--namespace",
+        shell_complete=complete_namespaces,
         help="Namespace (default: the kubeconfig context's namespace, else default).",
     )(function)
 

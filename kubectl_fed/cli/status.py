@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_references
+from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import (
     host_options,
     namespace_options,
@@ -27,7 +28,16 @@ if TYPE_CHECKING:
 TABLE_MESSAGE_WIDTH = 120
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # Propagation status of Deployment web
+    kubectl fed status deploy/web
+
+    # One line per object and member, in every namespace
+    kubectl fed status -A -o wide
+    """,
+)
 @click.argument(
     "references", nargs=-1, metavar="[TYPE[/NAME]...]", shell_complete=complete_references
 )

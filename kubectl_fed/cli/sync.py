@@ -9,20 +9,46 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubectl_fed.cli.completion import complete_members
-from kubectl_fed.cli.settings import host_options, members_named, selection_of, settings
+from kubectl_fed.cli.help import FedCommand
+from kubectl_fed.cli.settings import (
+    complete_namespaces,
+    host_options,
+    members_named,
+    selection_of,
+    settings,
+)
 
 if TYPE_CHECKING:
     from kubectl_fed.planning.scope import Scope
     from kubectl_fed.sync.reconcile import PassReport
 
 
-@click.command()
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # One pass over every federated object (web: 3 replicas in member-1, 6 in member-2)
+    kubectl fed sync --once
+
+    # One pass over Deployment web only, one line per object and member
+    kubectl fed sync deploy/web -n default --once -o wide
+
+    # Report what was changed in the members behind the federation's back, change nothing
+    kubectl fed sync --once --drift=report
+
+    # Write to member-1 only (a canary); the other members are left as they are
+    kubectl fed sync --once --cluster member-1
+
+    # Keep reconciling on every change until Ctrl-C
+    kubectl fed sync
+    """,
+)
 @click.argument("references", nargs=-1, metavar="[TYPE[/NAME]...]")
 @host_options
 @click.option(
     "-n",
     "--namespace",
     default=None,
+    shell_complete=complete_namespaces,
     help="Only objects of this namespace (and cluster-scoped ones). Default: every namespace.",
 )
 @click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace (the default).")
@@ -85,8 +111,9 @@ def sync(
     no_wait: bool,
     output: str,
 ) -> None:
-    """Make the members match the federation: schedule, override, apply, collect status,
-    propagate deletions.
+    """Make the members match the federation (the reconcile loop).
+
+    Schedules, overrides, applies, collects status and propagates deletions.
 
     Runs until interrupted (SIGINT/SIGTERM finish the pass in flight, then exit 0),
     reconciling on every change it watches; --once does a single pass.
