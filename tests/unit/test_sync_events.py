@@ -368,3 +368,25 @@ def test_unreachable_members_and_recorded_failures_are_no_news() -> None:
     assert ev.error_occurrences("a; b", ["a", "b"], []) == []
     assert [o.message for o in ev.error_occurrences("a", ["a", "c"], ["c"])] == ["c"]
     assert ev.placement_occurrences(["m1"], {}, {}, divided=False) == []
+
+
+def test_with_nothing_recorded_a_failure_is_bumped_at_most_every_five_minutes(
+    fed: FakeFederation,
+) -> None:
+    # The FederatedObject cannot be created: no status records the failure.
+    fed.host_cluster.fail_next(
+        "POST", fed_path(kubeadmiral.FEDERATED_OBJECTS, namespace=NS), 422, times=None
+    )
+    divided(fed)
+    reconciler = fed.reconciler()
+    clock = [1000.0]
+    reconciler.events.clock = lambda: clock[0]
+    for _ in range(3):
+        assert not reconciler.run_pass().ok
+        clock[0] += 60
+    failed = [e for e in events(fed) if e["type"] == "Warning"]
+    assert [(e["reason"], e["count"]) for e in failed] == [("PropagationFailed", 1)]
+    assert failed[0]["message"].startswith("cannot write the FederatedObject: ")
+    clock[0] += 300
+    reconciler.run_pass()
+    assert [e["count"] for e in events(fed) if e["type"] == "Warning"] == [2]
