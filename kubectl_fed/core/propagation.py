@@ -85,6 +85,9 @@ def _drop_host_allocations(obj: Object) -> None:
             port.pop("nodePort", None)
 
 
+# The message of a copy taken over in place (events and the pass report read it).
+ADOPTED_MESSAGE = "adopted in place"
+
 # What one member's copy needs: written anew, written over, taken over, or nothing.
 DecisionAction = Literal["create", "update", "adopt", "none"]
 
@@ -117,7 +120,7 @@ def decide(
         )
     if managed != "true":
         if adopt:
-            return Decision("adopt", ClusterStatus.OK, "adopted in place")
+            return Decision("adopt", ClusterStatus.OK, ADOPTED_MESSAGE)
         return Decision(
             "none",
             ClusterStatus.ALREADY_EXISTS,

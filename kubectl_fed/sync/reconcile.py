@@ -36,6 +36,7 @@ from kubectl_fed.planning.planner import Planner, leader_moved
 from kubectl_fed.planning.scope import Scope
 from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import leaving_work, member_work
+from kubectl_fed.sync.events import EventRecorder
 from kubectl_fed.sync.status import write_status
 from kubectl_fed.sync.writes import (
     drop_federated_object,
@@ -76,6 +77,7 @@ class Reconciler:
         options: SyncOptions,
         progress: Callable[[str], None] | None = None,
         scope: Scope | None = None,
+        events: EventRecorder | None = None,
     ) -> None:
         self.host = host
         self.options = options
@@ -84,6 +86,9 @@ class Reconciler:
         # Objects out of scope are left as they are; clusters out of scope get no write,
         # and their copies that need one are PendingSync.
         self.scope = scope or Scope()
+        # Events on the templates and FederatedObjects (kubectl describe), through the
+        # host's client: fenced by the lease like every write.
+        self.events = events or EventRecorder(host.kube)
 
     def run_pass(self, only: set[ObjectKey] | None = None) -> PassReport:
         """A full pass, or with `only` a pass over just those templates (watch events)."""
@@ -174,6 +179,7 @@ class Reconciler:
                 self.progress(f"{done}/{len(jobs)}")
 
     def _propagate(self, plan: Plan, members: Members) -> None:
+        before = plan.existing  # as read: what its status recorded is what events compare with
         # Written even when placed nowhere: its status is where `kubectl fed status` (and
         # KubeAdmiral's tools) read why, e.g. a policy that is missing or places nothing.
         # Not for a kind that is not federated: our finalizer would hold it forever.
@@ -190,10 +196,13 @@ class Reconciler:
                     else f"cannot write the FederatedObject: {err}"
                 )
                 self._record_only(plan, members)
+                self.events.record(plan, before, [], placed=False)
                 return
-        for item in self._in_scope(member_work(plan, members, self.options.drift == "correct")):
+        done = self._in_scope(member_work(plan, members, self.options.drift == "correct"))
+        for item in done:
             run_one(item, members.by_name[item.cluster])
         write_status(self.host, plan, members)
+        self.events.record(plan, before, done, placed=plan.ftype.kind != UNKNOWN_KIND)
 
     def _record_only(self, plan: Plan, members: Members) -> None:
         """The FederatedObject could not be written, so nothing goes to the members; its
@@ -233,15 +242,17 @@ class Reconciler:
         return kept
 
     def _finish_leaving(self, plan: Plan, members: Members) -> None:
-        for item in self._in_scope(leaving_work(plan, members)):
+        done = self._in_scope(leaving_work(plan, members))
+        for item in done:
             run_one(item, members.by_name[item.cluster])
         if plan.result.clusters:  # something is still out there (or unknown): say where
             write_status(self.host, plan, members)
-            return
-        try:
-            drop_federated_object(self.host, plan.fo)
-        except NotFound:
-            pass
-        except ApiError as err:
-            plan.result.errors.append(f"cannot remove the FederatedObject: {err}")
-            write_status(self.host, plan, members)  # it holds no copy any more: say so
+        else:
+            try:
+                drop_federated_object(self.host, plan.fo)
+            except NotFound:
+                pass
+            except ApiError as err:
+                plan.result.errors.append(f"cannot remove the FederatedObject: {err}")
+                write_status(self.host, plan, members)  # it holds no copy any more: say so
+        self.events.record(plan, plan.fo, done, placed=False)
