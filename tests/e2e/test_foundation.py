@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import Federation, Kubectl
-from tests.connect_proxy import connect_proxy
+from tests.connect_proxy import connect_proxy, socks_proxy
 from tests.e2e.helpers import unreachable_kubeconfig
 
 pytestmark = pytest.mark.e2e
@@ -408,6 +408,32 @@ def test_https_proxy_from_the_environment(
             assert exempt.code == 1 and "unreachable" in exempt.err
         finally:
             fed_host.env = saved
+
+
+def test_a_socks5_proxy_url_reaches_the_host(
+    fed_host: Kubectl, federation: Federation, tmp_path: Path
+) -> None:
+    """`proxy-url: socks5://...` (an SSH -D tunnel to a private cluster): the name is
+    resolved by the proxy, the certificate checked against tls-server-name."""
+    config = yaml.safe_load(federation.kubeconfig.read_text())
+    host = next(c for c in config["clusters"] if c["name"] == "host")["cluster"]
+    port = host["server"].rsplit(":", 1)[1]
+    with socks_proxy({"api.private.invalid": "127.0.0.1"}) as proxy:
+        tunnelled = {
+            **host,
+            "server": f"https://api.private.invalid:{port}",
+            "tls-server-name": "kubernetes.default",
+            "proxy-url": f"socks5://127.0.0.1:{proxy.server_address[1]}",
+        }
+        config["clusters"].append({"name": "socks", "cluster": tunnelled})
+        config["contexts"].append(
+            {"name": "socks", "context": {"cluster": "socks", "user": "admin"}}
+        )
+        path = tmp_path / "config"
+        path.write_text(yaml.safe_dump(config))
+        listed = fed_host.fed("--kubeconfig", str(path), "--context", "socks", "clusters")
+        assert "member-1" in listed.out
+        assert proxy.tunnels and set(proxy.tunnels) == {f"api.private.invalid:{port}"}
 
 
 def test_rbac_refusal_names_verb_and_resource(

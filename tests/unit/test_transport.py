@@ -14,7 +14,7 @@ from typing import ClassVar
 import pytest
 
 from kubectl_fed.kube.transport import Transport, TransportError
-from tests.connect_proxy import connect_proxy
+from tests.connect_proxy import connect_proxy, socks_proxy
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -99,8 +99,8 @@ def test_errors_and_prefix(server: str) -> None:
         Transport("http://127.0.0.1:1", None, dict).request("GET", "/", {}, None, 5)
     with pytest.raises(ValueError, match="not an http"):
         Transport("ftp://x", None, dict)
-    with pytest.raises(ValueError, match="only http:"):
-        Transport(server, None, dict, proxy="socks5://p:1080")
+    with pytest.raises(ValueError, match="socks5:// proxies are supported"):
+        Transport(server, None, dict, proxy="https://p:3128")
 
 
 def test_stream_yields_lines(server: str) -> None:
@@ -116,6 +116,25 @@ def test_requests_go_through_a_connect_proxy(server: str) -> None:
         t = Transport(server, None, dict, proxy=f"http://127.0.0.1:{proxy.server_address[1]}")
         assert json.loads(t.request("GET", "/via", {}, None, 5).data)["path"] == "/via"
         assert proxy.tunnels == [server.removeprefix("http://")]
+
+
+@pytest.mark.parametrize("credentials", [None, ("me", "s3cret")])
+def test_requests_go_through_a_socks5_proxy(
+    server: str, credentials: tuple[str, str] | None
+) -> None:
+    # The proxy resolves the name, as kubectl's SOCKS5 dialer leaves it to: an SSH -D
+    # tunnel reaches private names.
+    port = server.rsplit(":", 1)[1]
+    with socks_proxy({"api.private.invalid": "127.0.0.1"}, credentials) as proxy:
+        auth = "me:s3cret@" if credentials else ""
+        url = f"socks5://{auth}127.0.0.1:{proxy.server_address[1]}"
+        t = Transport(f"http://api.private.invalid:{port}", None, dict, proxy=url)
+        assert json.loads(t.request("GET", "/via", {}, None, 5).data)["path"] == "/via"
+        assert proxy.tunnels == [f"api.private.invalid:{port}"]
+    with socks_proxy(credentials=("me", "right")) as proxy:
+        wrong = f"socks5://me:wrong@127.0.0.1:{proxy.server_address[1]}"
+        with pytest.raises(TransportError):
+            Transport(server, None, dict, proxy=wrong).request("GET", "/", {}, None, 5)
 
 
 def test_client_key_files_are_private_and_written_once() -> None:
