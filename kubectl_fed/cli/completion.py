@@ -91,4 +91,3 @@ def _template_names(ctx: click.Context, kind: str) -> list[str]:
         return sorted({t["metadata"]["name"] for t in templates if selector.matches(t)})
     except Exception:  # completion must never fail loudly
         return []
-

@@ -97,7 +97,7 @@ def _print_status(
         rows = [(o, c) for o in states for c in _clusters_or_none(o)]
         object_column = Column("OBJECT", lambda r: r[0].object)
         columns = [*namespace_column, object_column, *_cluster_columns()]
-        echo(render(rows, columns, output, no_headers=no_headers))
+        echo(render(rows, columns, output, no_headers=no_headers), output)
         return
     summary = [
         *namespace_column,
@@ -116,7 +116,8 @@ def _print_status(
             no_headers=no_headers,
             as_object=lambda r: r[0].as_dict(),
             name_of=lambda r: r[0].object,
-        )
+        ),
+        output,
     )
 
 

@@ -537,12 +537,12 @@ def _compare(left: Any, right: Any, operator: str) -> bool:
     if operator in ("==", "!="):
         if kinds[0] != kinds[1] or "other" in kinds:
             raise JSONPathError("incompatible types for comparison")
-        return (left == right) == (operator == "==")
+        return bool(left == right) == (operator == "==")
     if kinds[0] != kinds[1] or kinds[0] not in ("number", "string"):
         raise JSONPathError("invalid type for comparison")
-    return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[
-        operator
-    ]
+    return bool(
+        {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[operator]
+    )
 
 
 # --- printing --------------------------------------------------------------------------

@@ -229,9 +229,7 @@ def _mark_changed_copies(
     """A copy changed by hand is not synced, whatever its generation says (a ConfigMap's
     data or any label moves no generation): its content is compared with the copy the
     FederatedObject describes, as sync compares it."""
-    plan = Plan(
-        fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo)
-    )
+    plan = Plan(fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo))
     for row in state.clusters:
         copy = live.get(row.cluster)
         if row.synced is not True or copy is None or not is_managed(copy):

@@ -210,7 +210,10 @@ def test_get_clusters_still_lists_members_and_bad_input(fed_host: Kubectl, ns: s
     members = fed_host.fed("get", "clusters")
     assert members.out.splitlines()[0].split()[:3] == ["NAME", "READY", "VERSION"]
     assert {"member-1", "member-2"} <= {r[0] for r in rows(members.out)}
-    assert "federatedcluster/member-1" in fed_host.fed("get", "fcluster", "-o", "name").out
+    assert (
+        "federatedcluster.core.kubeadmiral.io/member-1"
+        in fed_host.fed("get", "fcluster", "-o", "name").out
+    )
 
     one_line_error(fed_host.fed("get", "frobs", "-n", ns, check=False), '"frobs"')
     one_line_error(

@@ -346,7 +346,7 @@ def test_client_go_failures(template: str, data: object, message: str) -> None:
 
 def test_recursive_names_in_any_order() -> None:
     assert sorted(run("{..name}", NODES, False).split()) == sorted(
-        "127.0.0.1 127.0.0.2 myself e2e".split()
+        ["127.0.0.1", "127.0.0.2", "myself", "e2e"]
     )
 
 
