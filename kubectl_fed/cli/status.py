@@ -43,7 +43,7 @@ def status(
 ) -> None:
     """Propagation status of federated objects, per member cluster.
 
-    table: one line per object (CLUSTERS OK, REPLICAS scheduled/ready summed over the
+    table: one line per object (CLUSTERS OK, READY ready/desired summed over the
     members, SYNCED); wide: one line per object and cluster (STATUS is the per-cluster
     code); json/yaml: everything; name: the templates (deployment.apps/web).
     Ready replicas are read live from every member, concurrently; a member that does not
@@ -103,7 +103,7 @@ def _print_status(
         *namespace_column,
         Column("OBJECT", lambda r: r[0].object),
         Column("CLUSTERS OK", lambda r: _paint_unless(r[0].clusters_ok, r[0].ok)),
-        Column("REPLICAS", lambda r: r[0].replicas),
+        Column("READY", lambda r: r[0].replicas),
         Column("SYNCED", lambda r: _tristate(r[0].synced)),
         Column("AGE", lambda r: age(r[0].created)),
         Column("MESSAGE", lambda r: _short(r[0].message, output)),
@@ -139,7 +139,7 @@ def _cluster_columns() -> list[Any]:
     return [
         Column("CLUSTER", cell(lambda o, c: c.cluster, lambda o: None)),
         Column("STATUS", cell(lambda o, c: paint_status(c.status), lambda o: None)),
-        Column("REPLICAS", cell(lambda o, c: c.replicas, lambda o: None)),
+        Column("READY", cell(lambda o, c: c.replicas, lambda o: None)),
         Column("SYNCED", cell(lambda o, c: _tristate(c.synced), lambda o: _tristate(o.synced))),
         Column("AGE", cell(lambda o, c: age(c.created), lambda o: age(o.created))),
         Column("MESSAGE", cell(lambda o, c: c.message, lambda o: o.message)),

@@ -29,10 +29,11 @@ from kubectl_fed.planning.snapshot import federated_types
 
 
 def replica_pair(scheduled: int | None, ready: int | None) -> str | None:
-    """`scheduled/ready` as kubectl's READY column writes it; `?` for an unknown count."""
+    """READY as `kubectl get deploy` writes it, `ready/desired` (desired: the replicas
+    scheduled there); `?` for an unknown count."""
     if scheduled is None and ready is None:
         return None
-    return f"{'?' if scheduled is None else scheduled}/{'?' if ready is None else ready}"
+    return f"{'?' if ready is None else ready}/{'?' if scheduled is None else scheduled}"
 
 
 @dataclass(frozen=True)

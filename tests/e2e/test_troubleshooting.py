@@ -95,21 +95,21 @@ def test_status_in_every_format(fed_host: Kubectl, ns: str) -> None:
 
     table = fed_host.fed("status", "-n", ns)
     assert table.out.splitlines()[0].split() == [
-        *("OBJECT", "CLUSTERS", "OK", "REPLICAS", "SYNCED", "AGE", "MESSAGE"),
+        *("OBJECT", "CLUSTERS", "OK", "READY", "SYNCED", "AGE", "MESSAGE"),
     ]
     assert [r[:4] for r in rows(table.out)] == [
         ["configmap/settings", "2/2", "<none>", "True"],
-        ["deployment.apps/web", "2/2", "9/3", "True"],
+        ["deployment.apps/web", "2/2", "3/9", "True"],
     ]
     assert "\x1b[" not in table.out  # no colour through a pipe
 
     wide = fed_host.fed("status", "deploy/web", "-n", ns, "-o", "wide")
     assert wide.out.splitlines()[0].split()[:6] == [
-        *("OBJECT", "CLUSTER", "STATUS", "REPLICAS", "SYNCED", "AGE"),
+        *("OBJECT", "CLUSTER", "STATUS", "READY", "SYNCED", "AGE"),
     ]
     assert [r[:5] for r in rows(wide.out)] == [
         ["deployment.apps/web", "member-1", "OK", "3/3", "True"],
-        ["deployment.apps/web", "member-2", "OK", "6/0", "True"],
+        ["deployment.apps/web", "member-2", "OK", "0/6", "True"],
     ]
 
     listing = json.loads(fed_host.fed("status", "-n", ns, "-o", "json").out)
