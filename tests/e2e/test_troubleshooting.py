@@ -246,7 +246,7 @@ def test_member_down_is_a_row_with_its_error(
 
     assert status.code == 1
     by_cluster = {r[1]: r for r in rows(status.out)}
-    assert by_cluster["member-1"][2:5] == ["OK", "1/0", "True"]
+    assert by_cluster["member-1"][2:5] == ["OK", "0/1", "True"]
     assert by_cluster["member-2"][4] == "Unknown"
     assert "unreachable" in " ".join(by_cluster["member-2"])
 
