@@ -13,6 +13,7 @@ from kubectl_fed.cli.settings import (
     host_options,
     members_named,
     namespace_options,
+    output_options,
     selection_of,
     settings,
 )
@@ -43,13 +44,7 @@ EXIT_DIFFERENCES, EXIT_ERROR = 1, 2
     shell_complete=complete_members,
     help="Only these members (repeatable).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["unified", "json", "table"]),
-    default="unified",
-    show_default=True,
-)
+@output_options("unified", "json", "table")
 @click.option(
     "--server-side",
     "server_side",
@@ -68,6 +63,7 @@ def diff(
     all_namespaces: bool,
     clusters: tuple[str, ...],
     output: str,
+    no_headers: bool,
     server_side: bool,
 ) -> None:
     """Show where members differ from what the federation says.
@@ -96,7 +92,13 @@ def diff(
         found = do_diff(host, SyncOptions(timeout=s.timeout), request)
     except FedError as err:
         raise FedError(err.message, EXIT_ERROR) from None
-    {"unified": _unified, "json": _json, "table": _table}[output](found)
+    several = all_namespaces or len({d.namespace for d in found}) > 1
+    if output == "unified":
+        _unified(found)
+    elif output == "table":
+        _table(found, no_headers, several)
+    else:
+        _json(found, output, no_headers)
     if any(d.state == "error" for d in found):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_DIFFERENCES if any(d.differs for d in found) else 0)
@@ -115,11 +117,11 @@ def _unified(found: list[Difference]) -> None:
 
     for item in found:
         if item.state == "error":
-            click.echo(f"error: {item.cluster}: {item.title}: {item.message}", err=True)
+            click.echo(f"error: {item.cluster}: {_where(item)}: {item.message}", err=True)
         elif item.state == "not-managed":
-            click.echo(f"# {item.cluster}: {item.title}: {item.message}")
+            click.echo(f"# {item.cluster}: {_where(item)}: {item.message}")
         elif item.differs:
-            label = f"{item.cluster}/{item.title}"
+            label = f"{item.cluster} {_where(item)}"
             lines = difflib.unified_diff(
                 _yaml(item.live), _yaml(item.wanted), f"{label} (live)", f"{label} (federation)"
             )
@@ -127,11 +129,17 @@ def _unified(found: list[Difference]) -> None:
             click.echo("".join(lines), nl=False)
 
 
-def _json(found: list[Difference]) -> None:
-    from kubectl_fed.output import dump
+def _where(item: Difference) -> str:
+    return item.title + (f" -n {item.namespace}" if item.namespace else "")
+
+
+def _json(found: list[Difference], output: str, no_headers: bool) -> None:
+    from kubectl_fed.cli.terminal import echo
+    from kubectl_fed.output import render_document
 
     report = [
         {
+            **({"namespace": d.namespace} if d.namespace else {}),
             "object": d.title,
             "cluster": d.cluster,
             "state": d.state,
@@ -141,12 +149,25 @@ def _json(found: list[Difference]) -> None:
         for d in found
         if d.state != "same"
     ]
-    click.echo(dump({"differences": report}, "json"))
+    document = {"differences": report}
+    echo(render_document(document, output, no_headers=no_headers, items_key="differences"), output)
 
 
-def _table(found: list[Difference]) -> None:
+def _table(found: list[Difference], no_headers: bool, several_namespaces: bool) -> None:
     from kubectl_fed.output import table
 
-    rows = [[d.title, d.cluster, d.state, str(len(d.paths)), d.message[:80]] for d in found]
+    rows = [
+        [
+            *([d.namespace or "<none>"] if several_namespaces else []),
+            d.title,
+            d.cluster,
+            d.state,
+            str(len(d.paths)),
+            d.message[:80],
+        ]
+        for d in found
+    ]
+    headers = [*(["NAMESPACE"] if several_namespaces else []), "OBJECT", "CLUSTER", "STATE"]
+    headers += ["DIFFERENCES", "MESSAGE"]
     if rows:
-        click.echo(table(["OBJECT", "CLUSTER", "STATE", "DIFFERENCES", "MESSAGE"], rows))
+        click.echo(table([] if no_headers else headers, rows))

@@ -58,7 +58,8 @@ def doctor(output: str, no_headers: bool) -> None:
             no_headers=no_headers,
             as_object=_check_dict,
             name_of=lambda c: f"check/{c.name.replace(' ', '-')}",
-        )
+        ),
+        output,
     )
     if any(c.status == FAIL for c in checks):
         click.get_current_context().exit(1)

@@ -133,25 +133,26 @@ def _get_objects(
 def _print_objects(
     found: list[MemberObjects], output: str, no_headers: bool, all_namespaces: bool
 ) -> None:
-    from kubectl_fed.output import dump, render
+    from kubectl_fed.output import render, render_document, templated
 
     rows = sorted(
         ((f.cluster, item, "") for f in found for item in f.items),
         key=lambda r: (_meta(r[1], "namespace"), _meta(r[1], "name"), r[0]),
     )
     failed = [(f.cluster, None, f.error) for f in found if f.error]
-    if output in ("json", "yaml", "name"):
+    if output in ("json", "yaml", "name") or templated(output):
         for cluster, _, error in failed:
             click.echo(f"error: {cluster}: {error}", err=True)
         if output == "name":
             echo("\n".join(_name_line(r) for r in rows))
         else:
             items = [_annotated(item, cluster) for cluster, item, _ in rows]
-            echo(dump({"apiVersion": "v1", "kind": "List", "items": items}, output))
+            document = {"apiVersion": "v1", "kind": "List", "items": items}
+            echo(render_document(document, output, no_headers=no_headers), output)
         return
     resource = next((f.resource for f in found if f.resource), None)
     columns = _object_columns(resource, all_namespaces, with_message=bool(failed))
-    echo(render([*rows, *failed], columns, output, no_headers=no_headers))
+    echo(render([*rows, *failed], columns, output, no_headers=no_headers), output)
 
 
 def _meta(obj: dict[str, Any] | None, key: str) -> str:

@@ -205,8 +205,9 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
             _cluster_columns(),
             output,
             no_headers=no_headers,
-            name_of=lambda c: f"federatedcluster/{c['metadata']['name']}",
-        )
+            name_of=lambda c: f"federatedcluster.core.kubeadmiral.io/{c['metadata']['name']}",
+        ),
+        output,
     )
 
 

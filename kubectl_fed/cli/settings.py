@@ -4,7 +4,7 @@ output and namespace flags; TYPE[/NAME] arguments resolved against the host."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -356,6 +356,40 @@ def _global_options(function: F, shown: bool) -> F:
     return function
 
 
+class OutputFormat(click.ParamType[str, Any]):
+    """`-o`: one of the command's formats, or kubectl's jsonpath=TEMPLATE,
+    jsonpath-as-json=TEMPLATE and custom-columns=SPEC (parsed here, so a bad template is a
+    usage error before anything is read)."""
+
+    name = "format"
+
+    def __init__(self, choices: Sequence[str]) -> None:
+        self.choices = tuple(choices)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join([*self.choices, "jsonpath=...", "custom-columns=..."]) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from kubectl_fed.output import OutputError, check_format, templated
+
+        text = str(value)
+        if text in self.choices:
+            return text
+        if templated(text):
+            try:
+                check_format(text)
+            except OutputError as err:
+                self.fail(str(err), param, ctx)
+            return text
+        allowed = ", ".join([*self.choices, "jsonpath=", "jsonpath-as-json=", "custom-columns="])
+        self.fail(
+            f"unable to match a printer suitable for the output format {text!r}, "
+            f"allowed formats are: {allowed}",
+            param,
+            ctx,
+        )
+
+
 def output_options(*formats: str) -> Callable[[F], F]:
     """`-o` and `--no-headers`, the same on every listing command."""
     from kubectl_fed.output import FORMATS
@@ -364,16 +398,19 @@ def output_options(*formats: str) -> Callable[[F], F]:
 
     def decorate(function: F) -> F:
         function = click.option(
-            "--no-headers", is_flag=True, help="Print table rows without the header line."
+            "--no-headers",
+            is_flag=True,
+            help="Print table rows (and custom columns) without the header line.",
         )(function)
         return click.option(
             "-o",
             "--output",
             "output",
-            type=click.Choice(choices),
+            type=OutputFormat(choices),
             default=choices[0],
             show_default=True,
-            help="Output format.",
+            help="Output format; also jsonpath=TEMPLATE, jsonpath-as-json=TEMPLATE and "
+            "custom-columns=SPEC, as kubectl's, over the document -o json prints.",
         )(function)
 
     return decorate

@@ -53,7 +53,7 @@ def status(
 ) -> None:
     """Propagation status of federated objects, per member cluster.
 
-    table: one line per object (CLUSTERS OK, REPLICAS scheduled/ready summed over the
+    table: one line per object (CLUSTERS OK, READY ready/desired summed over the
     members, SYNCED); wide: one line per object and cluster (STATUS is the per-cluster
     code); json/yaml: everything; name: the templates (deployment.apps/web).
     Ready replicas are read live from every member, concurrently; a member that does not
@@ -107,13 +107,13 @@ def _print_status(
         rows = [(o, c) for o in states for c in _clusters_or_none(o)]
         object_column = Column("OBJECT", lambda r: r[0].object)
         columns = [*namespace_column, object_column, *_cluster_columns()]
-        echo(render(rows, columns, output, no_headers=no_headers))
+        echo(render(rows, columns, output, no_headers=no_headers), output)
         return
     summary = [
         *namespace_column,
         Column("OBJECT", lambda r: r[0].object),
         Column("CLUSTERS OK", lambda r: _paint_unless(r[0].clusters_ok, r[0].ok)),
-        Column("REPLICAS", lambda r: r[0].replicas),
+        Column("READY", lambda r: r[0].replicas),
         Column("SYNCED", lambda r: _tristate(r[0].synced)),
         Column("AGE", lambda r: age(r[0].created)),
         Column("MESSAGE", lambda r: _short(r[0].message, output)),
@@ -126,7 +126,8 @@ def _print_status(
             no_headers=no_headers,
             as_object=lambda r: r[0].as_dict(),
             name_of=lambda r: r[0].object,
-        )
+        ),
+        output,
     )
 
 
@@ -148,7 +149,7 @@ def _cluster_columns() -> list[Any]:
     return [
         Column("CLUSTER", cell(lambda o, c: c.cluster, lambda o: None)),
         Column("STATUS", cell(lambda o, c: paint_status(c.status), lambda o: None)),
-        Column("REPLICAS", cell(lambda o, c: c.replicas, lambda o: None)),
+        Column("READY", cell(lambda o, c: c.replicas, lambda o: None)),
         Column("SYNCED", cell(lambda o, c: _tristate(c.synced), lambda o: _tristate(o.synced))),
         Column("AGE", cell(lambda o, c: age(c.created), lambda o: age(o.created))),
         Column("MESSAGE", cell(lambda o, c: c.message, lambda o: o.message)),

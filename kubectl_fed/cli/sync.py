@@ -14,6 +14,7 @@ from kubectl_fed.cli.settings import (
     complete_namespaces,
     host_options,
     members_named,
+    output_options,
     selection_of,
     settings,
 )
@@ -91,13 +92,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Exit at once (code 3) if another sync holds the lease, naming it.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "wide", "json", "yaml"]),
-    default="table",
-    help="Summary of --once: table lists the objects that need attention, wide every object.",
-)
+@output_options("table", "wide", "json", "yaml")
 def sync(
     references: tuple[str, ...],
     namespace: str | None,
@@ -110,6 +105,7 @@ def sync(
     resync_period: str,
     no_wait: bool,
     output: str,
+    no_headers: bool,
 ) -> None:
     """Make the members match the federation (the reconcile loop).
 
@@ -120,6 +116,10 @@ def sync(
 
     TYPE[/NAME]..., -n, -l and --cluster limit what it acts on (the continuous loop
     included); everything else is left as it is, and the lease is held all the same.
+
+    -o applies to the summary of --once: table lists the objects that need attention,
+    wide every object; json/yaml/jsonpath/custom-columns the whole report (custom columns
+    over its `objects`).
     """
     from kubectl_fed.core.parsing import ParseError, parse_duration
     from kubectl_fed.errors import FedError
@@ -130,7 +130,7 @@ def sync(
         raise FedError(f"--resync-period: {err}") from None
     request = _Request(references, namespace, all_namespaces, selector, clusters)
     try:
-        _run(request, once, period, drift, workers, no_wait, output)
+        _run(request, once, period, drift, workers, no_wait, (output, no_headers))
     except FedError as err:
         # Exit 1 means "some cluster is not OK"; a failure to sync at all is >1.
         raise FedError(err.message, max(err.exit_code, EXIT_ERROR)) from None
@@ -176,7 +176,7 @@ def _run(
     drift: str,
     workers: int,
     no_wait: bool,
-    output: str,
+    output: tuple[str, bool],
 ) -> None:
     from kubectl_fed.kube.connect import connect
     from kubectl_fed.planning.plan import SyncOptions
@@ -218,7 +218,7 @@ def _run(
         )
         if once:
             report = reconciler.run_pass()
-            _print_summary(report, output)
+            _print_summary(report, *output, several_namespaces=scope.namespace is None)
             sys.exit(0 if report.ok else 1)
         _log(f"syncing {host.kube.server} (resync every {period:.0f}s); Ctrl-C to stop")
         while not stopper.event.is_set():
@@ -250,7 +250,7 @@ def _log_pass(report: PassReport, full: bool = True) -> None:
         f"{report.seconds:.2f}s"
     )
     for obj in bad[:20]:
-        _log(f"  {obj.title}: {_problem(obj)}")
+        _log(f"  {_where(obj)}: {_problem(obj)}")
 
 
 def _progress() -> Any:
@@ -278,12 +278,31 @@ def _problem(obj: Any) -> str:
     return ", ".join(bad)
 
 
-def _print_summary(report: PassReport, output: str) -> None:
-    from kubectl_fed.output import dump, table
+def object_name(obj: Any) -> str:
+    """kubectl's `-o name` spelling of a result: `deployment.apps/web`."""
+    from kubectl_fed.ops.objects import group_object_name
+
+    return group_object_name(obj.group, obj.kind, obj.name)
+
+
+def _where(obj: Any) -> str:
+    return object_name(obj) + (f" in {obj.namespace}" if obj.namespace else "")
+
+
+def _order(obj: Any) -> tuple[str, str]:
+    return (obj.namespace, object_name(obj))
+
+
+def _print_summary(
+    report: PassReport, output: str, no_headers: bool = False, several_namespaces: bool = True
+) -> None:
+    from kubectl_fed.cli.terminal import echo
+    from kubectl_fed.output import render_document, table
 
     rows = [
         {
-            "object": o.title,
+            **({"namespace": o.namespace} if o.namespace else {}),
+            "object": object_name(o),
             "clusters": {
                 c: {"status": str(r.status), **({"message": r.message} if r.message else {})}
                 for c, r in sorted(o.clusters.items())
@@ -292,40 +311,39 @@ def _print_summary(report: PassReport, output: str) -> None:
             "ok": o.ok,
             **({"leaving": True} if o.leaving else {}),
         }
-        for o in sorted(report.objects, key=lambda o: o.title)
+        for o in sorted(report.objects, key=_order)
     ]
-    if output in ("json", "yaml"):
-        click.echo(
-            dump(
-                {
-                    "objects": rows,
-                    "writes": report.writes,
-                    "requests": report.requests,
-                    "unreachable": report.unreachable,
-                    "seconds": round(report.seconds, 3),
-                },
-                output,
-            )
-        )
+    if output not in ("table", "wide"):
+        document = {
+            "objects": rows,
+            "writes": report.writes,
+            "requests": report.requests,
+            "unreachable": report.unreachable,
+            "seconds": round(report.seconds, 3),
+        }
+        echo(render_document(document, output, no_headers=no_headers, items_key="objects"), output)
         return
     lines = []
     shown = (
         # Corrected drift is OK, but worth a line: someone edits members by hand.
         report.objects if output == "wide" else [o for o in report.objects if not o.ok or o.drifted]
     )
-    for obj in sorted(shown, key=lambda o: o.title):
+    for obj in sorted(shown, key=_order):
         ok = sum(1 for r in obj.clusters.values() if r.status == "OK")
         state = "Deleted" if obj.leaving and not obj.clusters else ("OK" if obj.ok else "NotOK")
         lines.append(
             [
-                obj.title,
+                *([obj.namespace or "<none>"] if several_namespaces else []),
+                object_name(obj),
                 f"{ok}/{len(obj.clusters)}",
                 state,
                 "" if obj.ok and not obj.drifted else _problem(obj)[:120],
             ]
         )
     if lines:
-        click.echo(table(["OBJECT", "CLUSTERS OK", "STATUS", "MESSAGE"], lines))
+        headers = [*(["NAMESPACE"] if several_namespaces else []), "OBJECT", "CLUSTERS OK"]
+        headers += ["STATUS", "MESSAGE"]
+        click.echo(table([] if no_headers else headers, lines))
     bad = sum(1 for o in report.objects if not o.ok)
     members = ", ".join(f"{n} unreachable" for n in report.unreachable)
     click.echo(

@@ -27,6 +27,10 @@ def paint_status(text: str) -> str:
     return paint(text, STATUS_COLOURS.get(text, "red")) if text else text
 
 
-def echo(text: str) -> None:
-    if text:
+def echo(text: str, output: str = "") -> None:
+    """Print rendered text; a jsonpath template's output as it is, with no newline added
+    (as kubectl: the template says where lines end)."""
+    if output.startswith("jsonpath="):
+        click.echo(text, nl=False)
+    elif text:
         click.echo(text)

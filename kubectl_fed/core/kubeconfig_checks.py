@@ -244,8 +244,7 @@ def _exec_errors(name: str, exec_config: dict[str, Any], auth_provider: bool) ->
     for variable in exec_config.get("env") or []:
         if not isinstance(variable, dict) or not variable.get("name"):
             errors.append(
-                f"env variable name must be specified for {name} to use exec authentication "
-                "plugin"
+                f"env variable name must be specified for {name} to use exec authentication plugin"
             )
     mode = exec_config.get("interactiveMode") or (
         "IfAvailable" if api_version in LEGACY_EXEC_VERSIONS else ""

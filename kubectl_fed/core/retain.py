@@ -32,6 +32,7 @@ from kubectl_fed.core.objects import Object, api_group, field_at
 # Where the serviceaccount admission plugin mounts the token (KubeAdmiral's retain.go).
 SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 
+
 def retain_member_fields(
     desired: Object,
     live: Object,

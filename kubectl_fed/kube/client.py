@@ -185,9 +185,7 @@ class ClusterClient:
         started = time.monotonic()
         try:
             try:
-                head, lines = self.transport.stream(
-                    target, headers, self.timeout, timeout_s + 30
-                )
+                head, lines = self.transport.stream(target, headers, self.timeout, timeout_s + 30)
             except TransportError:
                 self._log("GET", target, None, started)
                 raise
@@ -217,8 +215,6 @@ class ClusterClient:
 
     def close(self) -> None:
         self.transport.close()
-
-
 
 
 def _target(path: str, query: dict[str, Any] | None) -> str:

@@ -72,8 +72,6 @@ class Adopted:
     objects: list[Object] = field(default_factory=list)  # what was (or would be) created
 
 
-
-
 @dataclass
 class _Write:
     row: Adopted

@@ -16,7 +16,7 @@ from typing import Any
 from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.jsonpatch import unescape
 from kubectl_fed.core.marks import SERVER_METADATA
-from kubectl_fed.core.objects import key_of
+from kubectl_fed.core.objects import api_group, key_of
 from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.propagation import differences, is_managed
 from kubectl_fed.kube.client import path_for
@@ -36,13 +36,14 @@ IGNORED_METADATA = SERVER_METADATA - {"deletionTimestamp", "deletionGracePeriodS
 class Difference:
     """One federated object in one cluster."""
 
-    title: str  # Kind/namespace/name
+    title: str  # kubectl's -o name spelling: deployment.apps/web
     cluster: str
     state: str  # same | changed | missing | extraneous | not-managed | error
     live: Object | None = None  # cleaned, for display
     wanted: Object | None = None  # cleaned: what the member would hold after a sync
     paths: list[str] = field(default_factory=list)
     message: str = ""
+    namespace: str = ""  # "" for a cluster-scoped object
 
     @property
     def differs(self) -> bool:
@@ -59,17 +60,21 @@ def diff(host: Host, options: SyncOptions, request: DiffRequest) -> list[Differe
     plans, leaving, members = preview(host, options)
     try:
         found = []
-        for plan in sorted(plans + leaving, key=lambda p: _title(p)):
+        for plan in sorted(plans + leaving, key=lambda p: (key_of(p.template)[0], _title(p))):
             if plan.ftype.kind != UNKNOWN_KIND and request.scope.covers(plan):
-                found += _diff_plan(plan, plan in leaving, members, request)
+                for difference in _diff_plan(plan, plan in leaving, members, request):
+                    difference.namespace = key_of(plan.template)[0]
+                    found.append(difference)
         return found
     finally:
         members.close()
 
 
 def _title(plan: Plan) -> str:
-    namespace, name = key_of(plan.template)
-    return f"{plan.template.get('kind')}/{namespace + '/' if namespace else ''}{name}"
+    from kubectl_fed.ops.objects import group_object_name
+
+    kind = str(plan.template.get("kind", ""))
+    return group_object_name(api_group(plan.template), kind, key_of(plan.template)[1])
 
 
 def _diff_plan(

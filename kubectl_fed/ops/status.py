@@ -29,10 +29,11 @@ from kubectl_fed.planning.snapshot import federated_types
 
 
 def replica_pair(scheduled: int | None, ready: int | None) -> str | None:
-    """`scheduled/ready` as kubectl's READY column writes it; `?` for an unknown count."""
+    """READY as `kubectl get deploy` writes it, `ready/desired` (desired: the replicas
+    scheduled there); `?` for an unknown count."""
     if scheduled is None and ready is None:
         return None
-    return f"{'?' if scheduled is None else scheduled}/{'?' if ready is None else ready}"
+    return f"{'?' if ready is None else ready}/{'?' if scheduled is None else scheduled}"
 
 
 @dataclass(frozen=True)
@@ -229,9 +230,7 @@ def _mark_changed_copies(
     """A copy changed by hand is not synced, whatever its generation says (a ConfigMap's
     data or any label moves no generation): its content is compared with the copy the
     FederatedObject describes, as sync compares it."""
-    plan = Plan(
-        fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo)
-    )
+    plan = Plan(fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo))
     for row in state.clusters:
         copy = live.get(row.cluster)
         if row.synced is not True or copy is None or not is_managed(copy):

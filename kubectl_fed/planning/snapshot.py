@@ -187,4 +187,3 @@ def _add(found: dict[ObjectKey, Template], template: Template) -> None:
         return
     # With the API group: a CRD kind `Service` of example.com is not the core Service.
     found[template.type_key] = template
-

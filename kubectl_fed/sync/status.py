@@ -28,6 +28,7 @@ def write_status(host: Host, plan: Plan, members: Members) -> None:
     except ApiError as err:
         plan.result.errors.append(f"cannot record status: {err}")
 
+
 def _write_fo_status(host: Host, plan: Plan) -> None:
     assert plan.existing is not None
     old = plan.existing.get("status") or {}
@@ -56,6 +57,7 @@ def _write_fo_status(host: Host, plan: Plan) -> None:
     patch = merge_patch(old, status)
     if patch:
         host.kube.merge_patch(fo_path(plan.existing) + "/status", {"status": patch})
+
 
 def _write_template_status(host: Host, plan: Plan, members: Members) -> None:
     assert plan.native is not None
@@ -89,9 +91,7 @@ def _write_template_status(host: Host, plan: Plan, members: Members) -> None:
         return
     old = obj.get("status") or {}
     counted = (
-        set(aggregated)
-        | {"observedGeneration"}
-        | {k for k in old if isinstance(old.get(k), int)}
+        set(aggregated) | {"observedGeneration"} | {k for k in old if isinstance(old.get(k), int)}
     )
     if all(old.get(k) == aggregated.get(k) for k in counted):
         return

@@ -71,6 +71,7 @@ def write_federated_object(host: Host, plan: Plan) -> Object:
             }
     raise AssertionError("unreachable")
 
+
 def run_one(item: MemberAction, member: Member) -> None:
     """Carry out one member write, recording the outcome in the plan's result."""
     results = item.plan.result.clusters
@@ -100,6 +101,7 @@ def run_one(item: MemberAction, member: Member) -> None:
         results[item.cluster] = ClusterResult(ClusterStatus.CLUSTER_NOT_READY, str(err))
     except ApiError as err:
         results[item.cluster] = ClusterResult(failure_code(item), str(err))
+
 
 def drop_federated_object(host: Host, fo: Object) -> None:
     """Release our finalizer and delete the FederatedObject (its copies are gone)."""

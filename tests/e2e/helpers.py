@@ -22,9 +22,16 @@ def sync_once(k: Kubectl, *args: str) -> tuple[int, dict[str, Any]]:
     return result.code, report
 
 
-def entry(report: dict[str, Any], title: str) -> dict[str, Any]:
-    found = [o for o in report["objects"] if o["object"] == title]
-    assert found, f"{title} not in {[o['object'] for o in report['objects']]}"
+def entry(report: dict[str, Any], title: str, namespace: str | None = None) -> dict[str, Any]:
+    """The report's entry for an object named as kubectl's -o name (`deployment.apps/web`),
+    in namespace (when given)."""
+    found = [
+        o
+        for o in report["objects"]
+        if o["object"] == title and (namespace is None or o.get("namespace") == namespace)
+    ]
+    listed = [(o.get("namespace"), o["object"]) for o in report["objects"]]
+    assert found, f"{title} (namespace {namespace}) not in {listed}"
     chosen: dict[str, Any] = found[0]
     return chosen
 

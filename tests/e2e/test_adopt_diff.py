@@ -15,7 +15,7 @@ import yaml
 
 from tests import localcluster
 from tests.conftest import BIN_DIR, Federation, Kubectl
-from tests.e2e.helpers import apply, deployment, get, policy, sync_once
+from tests.e2e.helpers import apply, deployment, entry, get, policy, sync_once
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -239,8 +239,8 @@ def test_adopt_by_selector_with_dependencies(fed_host: Kubectl, ns: str) -> None
     assert get(fed_host, "host", "cm", "shared", "-n", ns) is not None
     _, report = sync_once(fed_host)
     for i in range(3):
-        entry = next(o for o in report["objects"] if o["object"] == f"Deployment/{ns}/batch-{i}")
-        assert entry["ok"], entry
+        found = entry(report, f"deployment.apps/batch-{i}", ns)
+        assert found["ok"], found
     live = get(fed_host, "member-1", "cm", "shared", "-n", ns)
     assert live is not None and live["metadata"]["labels"]["kubeadmiral.io/adopted"] == "true"
 
@@ -282,7 +282,8 @@ def test_diff_none_then_edit_missing_extraneous(fed_host: Kubectl, ns: str) -> N
     report = json.loads(fed_host.fed("diff", "-n", ns, "-o", "json", check=False).out)
     assert report["differences"] == [
         {
-            "object": f"Deployment/{ns}/web",
+            "namespace": ns,
+            "object": "deployment.apps/web",
             "cluster": "member-1",
             "state": "changed",
             "paths": ["root['spec']['replicas']"],
@@ -352,7 +353,7 @@ def test_adopt_as_federated_object(fed_host: Kubectl, ns: str) -> None:
     fo = get(fed_host, "host", "fo", "kept-deployments.apps", "-n", ns)
     assert fo is not None and fo["metadata"]["labels"][POLICY_LABEL] == "kept"
     _, report = sync_once(fed_host)
-    assert next(o for o in report["objects"] if o["object"] == f"Deployment/{ns}/kept")["ok"]
+    assert entry(report, "deployment.apps/kept", ns)["ok"]
     after = get(fed_host, "member-2", "deploy", "kept", "-n", ns)
     assert before is not None and after is not None
     assert after["metadata"]["generation"] == before["metadata"]["generation"]

@@ -100,7 +100,14 @@ class Chaos:
     def hand_edit(self, name: str) -> None:
         member = self.rng.choice([m for m in MEMBERS if m not in self.model.down])
         self.k.run(
-            "--context", member, "scale", "deploy", name, "-n", self.ns, "--replicas=7",
+            "--context",
+            member,
+            "scale",
+            "deploy",
+            name,
+            "-n",
+            self.ns,
+            "--replicas=7",
             check=False,
         )
 
@@ -171,9 +178,7 @@ class Chaos:
             if member in model.down:
                 continue
             intended = (
-                name not in model.replicas
-                or name in model.churned
-                or member not in model.placement
+                name not in model.replicas or name in model.churned or member not in model.placement
             )
             kept = after.get((member, name)) == uid
             assert kept or intended, f"{member}/{name} deleted without intent\n" + self.story()

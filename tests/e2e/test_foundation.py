@@ -125,7 +125,7 @@ def test_clusters_table_and_json(fed_host: Kubectl) -> None:
     assert member["spec"]["secretRef"]["name"]
     assert any(r["kind"] == "Deployment" for r in member["status"]["apiResourceTypes"])
     names = fed_host.fed("clusters", "-o", "name").out.split()
-    assert "federatedcluster/member-2" in names
+    assert "federatedcluster.core.kubeadmiral.io/member-2" in names
 
 
 def test_join_stores_credentials_in_secret_never_in_output(

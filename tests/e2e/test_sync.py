@@ -53,7 +53,7 @@ def test_federation_v1_replicasets_guide(
     try:
         k.run("--context=federation-cluster", "create", "-f", str(tmp_path / "myrs.yaml"))
         _, report = sync_once(k)
-        assert entry(report, "ReplicaSet/default/myrs")["ok"]
+        assert entry(report, "replicaset.apps/myrs", "default")["ok"]
         mine = k.run("--context=gce-asia-east1a", "get", "rs", "myrs").out
         assert "myrs" in mine
         spread = replicas_in(k, "rs", "myrs", "default")
@@ -106,7 +106,7 @@ def test_duplicate_and_divide(fed_host: Kubectl, ns: str) -> None:
         deployment("div", ns, 9, labels={POLICY_LABEL: "div"}),
     )
     _code, report = sync_once(fed_host)
-    assert entry(report, f"Deployment/{ns}/dup")["ok"]
+    assert entry(report, "deployment.apps/dup", ns)["ok"]
     assert replicas_in(fed_host, "deploy", "dup", ns) == {"member-1": 3, "member-2": 3}
     assert replicas_in(fed_host, "deploy", "div", ns) == {"member-1": 3, "member-2": 6}
     fo = get(fed_host, "host", "fo", "div-deployments.apps", "-n", ns)
@@ -226,11 +226,11 @@ def test_failing_override_is_reported_and_others_continue(fed_host: Kubectl, ns:
     )
     code, report = sync_once(fed_host)
     assert code == 1
-    bad = entry(report, f"Deployment/{ns}/bad")
+    bad = entry(report, "deployment.apps/bad", ns)
     assert bad["clusters"]["member-2"]["status"] == "ApplyOverridesFailed"
     assert "/metadata/name" in bad["clusters"]["member-2"]["message"]
     assert bad["clusters"]["member-1"]["status"] == "OK"
-    assert entry(report, f"Deployment/{ns}/good")["ok"]
+    assert entry(report, "deployment.apps/good", ns)["ok"]
     fo = get(fed_host, "host", "fo", "bad-deployments.apps", "-n", ns)
     assert fo is not None and fo["status"]["conditions"][0]["status"] == "False"
 
@@ -258,7 +258,7 @@ def test_template_member_rejects_is_reported(fed_host: Kubectl, ns: str) -> None
     )
     code, report = sync_once(fed_host)
     assert code == 1
-    member_1 = entry(report, f"Deployment/{ns}/neg")["clusters"]["member-1"]
+    member_1 = entry(report, "deployment.apps/neg", ns)["clusters"]["member-1"]
     assert member_1["status"] == "CreationFailed" and "replicas" in member_1["message"]
 
 
@@ -276,7 +276,7 @@ def test_adoption_in_place_keeps_generation(fed_host: Kubectl, ns: str) -> None:
         deployment("legacy", ns, 2, labels={POLICY_LABEL: "one"}),
     )
     _, report = sync_once(fed_host)
-    refused = entry(report, f"Deployment/{ns}/legacy")["clusters"]["member-1"]
+    refused = entry(report, "deployment.apps/legacy", ns)["clusters"]["member-1"]
     assert refused["status"] == "AlreadyExists"
 
     fed_host.run(
@@ -289,7 +289,7 @@ def test_adoption_in_place_keeps_generation(fed_host: Kubectl, ns: str) -> None:
         'kubeadmiral.io/clusters-to-adopt={"clusters": ["member-1"]}',
     )
     _code, report = sync_once(fed_host)
-    assert entry(report, f"Deployment/{ns}/legacy")["ok"]
+    assert entry(report, "deployment.apps/legacy", ns)["ok"]
     after = get(fed_host, "member-1", "deploy", "legacy", "-n", ns)
     assert after is not None
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
@@ -317,7 +317,7 @@ def test_managed_false_is_left_alone(fed_host: Kubectl, ns: str) -> None:
     code, report = sync_once(fed_host)
     assert code == 1
     assert (
-        entry(report, f"Deployment/{ns}/mine")["clusters"]["member-2"]["status"]
+        entry(report, "deployment.apps/mine", ns)["clusters"]["member-2"]["status"]
         == "ManagedLabelFalse"
     )
     assert replicas_in(fed_host, "deploy", "mine", ns)["member-2"] == 1
@@ -385,7 +385,7 @@ def test_drift_is_corrected_or_reported(fed_host: Kubectl, ns: str) -> None:
     fed_host.run("--context", "member-1", "scale", "deploy", "drifty", "-n", ns, "--replicas=7")
     code, report = sync_once(fed_host, "--drift=report")
     assert code == 1
-    drift = entry(report, f"Deployment/{ns}/drifty")["clusters"]["member-1"]
+    drift = entry(report, "deployment.apps/drifty", ns)["clusters"]["member-1"]
     assert "/spec/replicas" in drift["message"]
     assert replicas_in(fed_host, "deploy", "drifty", ns)["member-1"] == 7
     sync_once(fed_host)
@@ -443,10 +443,10 @@ def test_stopped_member_is_never_taken_as_gone(
         assert time.monotonic() - started < 30
         assert code == 1
         assert "member-2" in report["unreachable"]
-        late = entry(report, f"Deployment/{ns}/late")
+        late = entry(report, "deployment.apps/late", ns)
         assert late["clusters"]["member-1"]["status"] == "OK"
         assert "member-2" not in late["clusters"]  # nothing new goes to an Offline member
-        sturdy = entry(report, f"Deployment/{ns}/sturdy")
+        sturdy = entry(report, "deployment.apps/sturdy", ns)
         assert sturdy["clusters"]["member-2"]["status"] == "ClusterNotReady"
         assert get(fed_host, "member-1", "deploy", "sturdy", "-n", ns) is None
         assert get(fed_host, "host", "fo", "sturdy-deployments.apps", "-n", ns) is not None
@@ -572,7 +572,7 @@ def test_federated_objects_written_directly(fed_host: Kubectl, ns: str) -> None:
     }
     apply(fed_host, policy("dup", ns), manual, scheduled)
     _, report = sync_once(fed_host)
-    assert entry(report, f"Deployment/{ns}/direct")["ok"]
+    assert entry(report, "deployment.apps/direct", ns)["ok"]
     assert replicas_in(fed_host, "deploy", "direct", ns) == {"member-1": None, "member-2": 1}
     assert replicas_in(fed_host, "deploy", "planned", ns) == {"member-1": 2, "member-2": 2}
     fed_host.run(
@@ -665,7 +665,7 @@ def test_retain_replicas_leaves_the_member_its_replicas(fed_host: Kubectl, ns: s
     fed_host.run("--context", "member-1", "scale", "deploy", "scaled", "-n", ns, "--replicas=6")
     fed_host.run("label", "deploy", "scaled", "-n", ns, "touched=yes")
     _code, report = sync_once(fed_host)
-    assert entry(report, f"Deployment/{ns}/scaled")["ok"]
+    assert entry(report, "deployment.apps/scaled", ns)["ok"]
     assert replicas_in(fed_host, "deploy", "scaled", ns)["member-1"] == 6
     live = get(fed_host, "member-1", "deploy", "scaled", "-n", ns)
     assert live is not None and live["metadata"]["labels"]["touched"] == "yes"

@@ -37,15 +37,16 @@ def test_scope_by_namespace_type_name_and_labels(fed_host: Kubectl, ns: str) -> 
         _scale_all(fed_host, [ns, other], 2)
         code, report = sync_once(fed_host, "-n", other)
         assert code == 0, report
-        assert {o["object"] for o in report["objects"]} == {
-            f"Deployment/{other}/web",
-            f"Deployment/{other}/db",
+        assert {(o["namespace"], o["object"]) for o in report["objects"]} == {
+            (other, "deployment.apps/web"),
+            (other, "deployment.apps/db"),
         }
         assert replicas_in(fed_host, "deploy", "web", other) == {"member-1": 2, "member-2": 2}
         assert replicas_in(fed_host, "deploy", "web", ns) == {"member-1": 1, "member-2": 1}
 
         code, report = sync_once(fed_host, "deploy/web", "-n", ns)
-        assert code == 0 and [o["object"] for o in report["objects"]] == [f"Deployment/{ns}/web"]
+        objects = [(o["namespace"], o["object"]) for o in report["objects"]]
+        assert code == 0 and objects == [(ns, "deployment.apps/web")]
         assert replicas_in(fed_host, "deploy", "db", ns) == {"member-1": 1, "member-2": 1}
 
         _scale_all(fed_host, [ns, other], 3)

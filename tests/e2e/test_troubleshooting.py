@@ -95,21 +95,21 @@ def test_status_in_every_format(fed_host: Kubectl, ns: str) -> None:
 
     table = fed_host.fed("status", "-n", ns)
     assert table.out.splitlines()[0].split() == [
-        *("OBJECT", "CLUSTERS", "OK", "REPLICAS", "SYNCED", "AGE", "MESSAGE"),
+        *("OBJECT", "CLUSTERS", "OK", "READY", "SYNCED", "AGE", "MESSAGE"),
     ]
     assert [r[:4] for r in rows(table.out)] == [
         ["configmap/settings", "2/2", "<none>", "True"],
-        ["deployment.apps/web", "2/2", "9/3", "True"],
+        ["deployment.apps/web", "2/2", "3/9", "True"],
     ]
     assert "\x1b[" not in table.out  # no colour through a pipe
 
     wide = fed_host.fed("status", "deploy/web", "-n", ns, "-o", "wide")
     assert wide.out.splitlines()[0].split()[:6] == [
-        *("OBJECT", "CLUSTER", "STATUS", "REPLICAS", "SYNCED", "AGE"),
+        *("OBJECT", "CLUSTER", "STATUS", "READY", "SYNCED", "AGE"),
     ]
     assert [r[:5] for r in rows(wide.out)] == [
         ["deployment.apps/web", "member-1", "OK", "3/3", "True"],
-        ["deployment.apps/web", "member-2", "OK", "6/0", "True"],
+        ["deployment.apps/web", "member-2", "OK", "0/6", "True"],
     ]
 
     listing = json.loads(fed_host.fed("status", "-n", ns, "-o", "json").out)
@@ -210,7 +210,10 @@ def test_get_clusters_still_lists_members_and_bad_input(fed_host: Kubectl, ns: s
     members = fed_host.fed("get", "clusters")
     assert members.out.splitlines()[0].split()[:3] == ["NAME", "READY", "VERSION"]
     assert {"member-1", "member-2"} <= {r[0] for r in rows(members.out)}
-    assert "federatedcluster/member-1" in fed_host.fed("get", "fcluster", "-o", "name").out
+    assert (
+        "federatedcluster.core.kubeadmiral.io/member-1"
+        in fed_host.fed("get", "fcluster", "-o", "name").out
+    )
 
     one_line_error(fed_host.fed("get", "frobs", "-n", ns, check=False), '"frobs"')
     one_line_error(
@@ -243,7 +246,7 @@ def test_member_down_is_a_row_with_its_error(
 
     assert status.code == 1
     by_cluster = {r[1]: r for r in rows(status.out)}
-    assert by_cluster["member-1"][2:5] == ["OK", "1/0", "True"]
+    assert by_cluster["member-1"][2:5] == ["OK", "0/1", "True"]
     assert by_cluster["member-2"][4] == "Unknown"
     assert "unreachable" in " ".join(by_cluster["member-2"])
 

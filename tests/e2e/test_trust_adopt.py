@@ -67,7 +67,7 @@ def test_a_job_created_in_the_host_reaches_every_member(fed_host: Kubectl, ns: s
         assert refused.code != 0 and "controller-uid" in refused.err
 
         _, report = sync_once(fed_host)
-        assert entry(report, f"Job/{ns}/pi")["clusters"] == {
+        assert entry(report, "job.batch/pi", ns)["clusters"] == {
             "member-1": {"status": "OK"},
             "member-2": {"status": "OK"},
         }
@@ -89,7 +89,7 @@ def test_a_job_created_in_the_host_reaches_every_member(fed_host: Kubectl, ns: s
             assert member_labels["app"] == "pi" and member_labels["job-name"] == "pi"
             assert all(member_labels[label] == member_uid for label in UID_LABELS)
         _, again = sync_once(fed_host)  # the members' own selectors are kept: still OK
-        assert entry(again, f"Job/{ns}/pi")["ok"]
+        assert entry(again, "job.batch/pi", ns)["ok"]
     finally:
         fed_host.run("delete", "job", "--all", "-n", ns, "--wait=false", check=False)
 
@@ -113,7 +113,7 @@ def test_a_job_adopted_from_a_member_reaches_the_host_and_stays(fed_host: Kubect
         assert host_job is not None and _generated(host_job)[0] != before["calc"]["metadata"]["uid"]  # type: ignore[index]
         _, report = sync_once(fed_host)
         for name in ("calc", "sum"):
-            clusters = entry(report, f"Job/{ns}/{name}")["clusters"]
+            clusters = entry(report, f"job.batch/{name}", ns)["clusters"]
             assert clusters == {"member-2": {"status": "OK", "message": "adopted in place"}}
             after = get(fed_host, "member-2", "job", name, "-n", ns)
             assert after is not None and before[name] is not None
@@ -196,9 +196,9 @@ def test_adopt_federates_a_shared_dependency_once_and_reports_everything(
 
     _, report = sync_once(fed_host)
     for name in ("pay-0", "pay-1"):
-        assert entry(report, f"Deployment/{ns}/{name}")["ok"]
+        assert entry(report, f"deployment.apps/{name}", ns)["ok"]
     for name in ("shared", "own-1"):
-        assert entry(report, f"ConfigMap/{ns}/{name}")["ok"]
+        assert entry(report, f"configmap/{name}", ns)["ok"]
         live = get(fed_host, "member-1", "cm", name, "-n", ns)
         assert live is not None and live["metadata"]["labels"]["kubeadmiral.io/adopted"] == "true"
 

@@ -73,8 +73,8 @@ def _summary(out: str) -> tuple[list[list[str]], int]:
     lines = [line for line in out.strip().splitlines() if line.strip()]
     counted = re.match(r"(\d+) objects, (\d+) not OK", lines[-1])
     assert counted, out
-    rows = []
-    if lines[0].startswith("OBJECT"):
+    rows = []  # NAMESPACE, OBJECT, CLUSTERS OK, STATUS, MESSAGE
+    if lines[0].startswith("NAMESPACE"):
         rows = [re.split(r"\s{2,}", line.strip()) for line in lines[1:-1]]
     return rows, int(counted.group(2))
 
@@ -239,7 +239,7 @@ def _typo_never_deletes(k: Kubectl, ns: str, typo: dict[str, Any], cause: str) -
     """Placed on both members; a policy edit that would place it nowhere is refused: the
     copies stay (same uid), sync and status exit 1 saying why, explain says KeptOnError;
     a valid policy again makes sync exit 0."""
-    title = f"Deployment/{ns}/web"
+    title = "deployment.apps/web"
     apply(
         k, policy("pp", ns, placement=BOTH), deployment("web", ns, 2, labels={POLICY_LABEL: "pp"})
     )
@@ -252,7 +252,7 @@ def _typo_never_deletes(k: Kubectl, ns: str, typo: dict[str, Any], cause: str) -
     for attempt in (1, 2):  # every pass, not only the first after the edit
         code, report = sync_once(k)
         assert _uids(k, "deploy", "web", ns) == before
-        found = entry(report, title)
+        found = entry(report, title, ns)
         failure = ForgottenError if attempt > 1 else AssertionError
         if code != 1 or found["ok"]:
             raise failure(f"pass {attempt}: sync exited {code}, reported {found}")
@@ -327,8 +327,10 @@ def test_two_kinds_named_service_are_kept_apart(fed_host: Kubectl, ns: str) -> N
         )
         code, report = sync_once(k)
         assert code == 0, report
-        titles = {f"Service/{ns}/web", f"Service.{group}/{ns}/web"}  # two spellings
-        titled = [o for o in report["objects"] if o["object"] in titles]
+        titles = {"service/web", f"service.{group}/web"}  # two spellings
+        titled = [
+            o for o in report["objects"] if o["object"] in titles and o.get("namespace") == ns
+        ]
         assert len(titled) == 2 and all(o["ok"] for o in titled), titled
         assert {o["object"] for o in titled} == titles
         core: dict[str, tuple[str, str]] = {}
@@ -391,7 +393,7 @@ def test_missing_override_policy_writes_nothing(fed_host: Kubectl, ns: str) -> N
     apply(k, policy("dup", ns), deployment("web", ns, 2, labels=labels))
     code, report = sync_once(k)
     assert code == 1
-    found = entry(report, f"Deployment/{ns}/web")
+    found = entry(report, "deployment.apps/web", ns)
     for member in MEMBERS:
         result = found["clusters"][member]
         assert result["status"] == "ApplyOverridesFailed", found
@@ -415,7 +417,7 @@ def test_missing_override_policy_writes_nothing(fed_host: Kubectl, ns: str) -> N
     k.run("scale", "deploy", "web", "-n", ns, "--replicas=3")
     code, report = sync_once(k)
     assert code == 1
-    found = entry(report, f"Deployment/{ns}/web")
+    found = entry(report, "deployment.apps/web", ns)
     assert found["clusters"]["member-1"]["status"] == "ApplyOverridesFailed", found
     assert _image(k, "member-1", "web", ns) == ("nginx:1.25", 1)
     assert replicas_in(k, "deploy", "web", ns) == {"member-1": 2, "member-2": 2}
@@ -438,7 +440,7 @@ def test_override_naming_no_container_keeps_copy(fed_host: Kubectl, ns: str) -> 
     apply(k, _image_override("img", ns, ["mian"], "1.26"))  # a typo in the container's name
     code, report = sync_once(k)
     assert code == 1
-    result = entry(report, f"Deployment/{ns}/web")["clusters"]["member-1"]
+    result = entry(report, "deployment.apps/web", ns)["clusters"]["member-1"]
     assert result["status"] == "ApplyOverridesFailed", result
     assert "no container named mian" in result["message"], result
     assert _image(k, "member-1", "web", ns) == before  # not rewritten with the plain image
@@ -455,7 +457,7 @@ def test_override_naming_no_container_keeps_copy(fed_host: Kubectl, ns: str) -> 
 
 def test_drift_report_is_not_ok_until_corrected(fed_host: Kubectl, ns: str) -> None:
     k = fed_host
-    title = f"Deployment/{ns}/drifty"
+    title = "deployment.apps/drifty"
     apply(k, policy("dup", ns), deployment("drifty", ns, 2, labels={POLICY_LABEL: "dup"}))
     code, report = sync_once(k)
     assert code == 0, report
@@ -464,9 +466,9 @@ def test_drift_report_is_not_ok_until_corrected(fed_host: Kubectl, ns: str) -> N
     reported = k.fed("sync", "--once", "--drift=report", "-o", "wide", check=False)
     assert reported.code == 1, reported.out
     rows, not_ok = _summary(reported.out)
-    assert not_ok == sum(1 for row in rows if row[2] == "NotOK"), reported.out
-    mine = next(row for row in rows if row[0] == title)
-    assert mine[1:3] == ["1/2", "NotOK"] and "member-1: Drifted" in mine[3], mine
+    assert not_ok == sum(1 for row in rows if row[3] == "NotOK"), reported.out
+    mine = next(row for row in rows if row[:2] == [ns, title])
+    assert mine[2:4] == ["1/2", "NotOK"] and "member-1: Drifted" in mine[4], mine
     assert replicas_in(k, "deploy", "drifty", ns)["member-1"] == 7
     status_code, table, item = _status(k, "deploy/drifty", ns)
     assert status_code == 1 and item["ok"] is False, table
@@ -480,9 +482,9 @@ def test_drift_report_is_not_ok_until_corrected(fed_host: Kubectl, ns: str) -> N
     corrected = k.fed("sync", "--once", "-o", "wide", check=False)
     assert corrected.code == 0, corrected.out
     rows, not_ok = _summary(corrected.out)
-    assert not_ok == sum(1 for row in rows if row[2] == "NotOK") == 0, corrected.out
-    mine = next(row for row in rows if row[0] == title)
-    assert mine[1:3] == ["2/2", "OK"] and "drift corrected" in mine[3], mine
+    assert not_ok == sum(1 for row in rows if row[3] == "NotOK") == 0, corrected.out
+    mine = next(row for row in rows if row[:2] == [ns, title])
+    assert mine[2:4] == ["2/2", "OK"] and "drift corrected" in mine[4], mine
     assert replicas_in(k, "deploy", "drifty", ns)["member-1"] == 2
     status_code, table, item = _status(k, "deploy/drifty", ns)
     assert status_code == 0 and item["ok"] is True, table
@@ -503,7 +505,7 @@ def test_object_placed_nowhere_is_not_ok(fed_host: Kubectl, ns: str) -> None:
     for _ in (1, 2):
         code, report = sync_once(k)
         assert code == 1, report
-        found = entry(report, f"ConfigMap/{ns}/nowhere")
+        found = entry(report, "configmap/nowhere", ns)
         assert not found["ok"] and found["errors"], found
         assert "no cluster satisfies the policy" in found["errors"][0], found
         for member in MEMBERS:
@@ -517,7 +519,7 @@ def test_removal_pending_on_stopped_member(
     fed_host: Kubectl, federation: Federation, ns: str
 ) -> None:
     k = fed_host
-    title = f"Deployment/{ns}/pending"
+    title = "deployment.apps/pending"
     apply(
         k, policy("pp", ns, placement=BOTH), deployment("pending", ns, labels={POLICY_LABEL: "pp"})
     )
@@ -530,7 +532,7 @@ def test_removal_pending_on_stopped_member(
         assert time.monotonic() - started < 30
         assert code == 1, report
         assert "member-2" in report["unreachable"]
-        found = entry(report, title)
+        found = entry(report, title, ns)
         assert not found["ok"], found
         assert found["clusters"]["member-1"]["status"] == "OK", found
         pending = found["clusters"]["member-2"]
@@ -541,7 +543,7 @@ def test_removal_pending_on_stopped_member(
     code, report = sync_once(k)
     assert code == 0, report
     assert replicas_in(k, "deploy", "pending", ns) == {"member-1": 2, "member-2": None}
-    assert entry(report, title)["ok"]
+    assert entry(report, title, ns)["ok"]
 
 
 # --------------------------------------------------------------------------- 5. followers
@@ -605,9 +607,7 @@ def test_edit_reaches_restarted_member_quickly(
         ), sync.err
         with _stopped(federation, "member-2") as start:
             k.run("scale", "deploy", "live", "-n", ns, "--replicas=3")
-            assert wait_for(lambda: replicas_in(k, "deploy", "live", ns)["member-1"] == 3), (
-                sync.err
-            )
+            assert wait_for(lambda: replicas_in(k, "deploy", "live", ns)["member-1"] == 3), sync.err
             start()
             back = time.monotonic()
             reached = wait_for(

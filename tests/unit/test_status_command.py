@@ -19,8 +19,8 @@ def copy(ready: int, generation: int = 1) -> dict[str, Any]:
 
 
 def test_replica_pair() -> None:
-    assert replica_pair(3, 1) == "3/1"
-    assert replica_pair(3, None) == "3/?"
+    assert replica_pair(3, 1) == "1/3"  # ready/desired, as kubectl get deploy
+    assert replica_pair(3, None) == "?/3"
     assert replica_pair(None, None) is None
 
 
@@ -41,10 +41,10 @@ def test_status_all_ok() -> None:
     )
     assert state.ok and state.synced is True
     assert state.object == "deployment.apps/web" and state.namespace == "shop"
-    assert state.clusters_ok == "2/2" and state.replicas == "9/8"
+    assert state.clusters_ok == "2/2" and state.replicas == "8/9"
     assert [(c.cluster, c.replicas) for c in state.clusters] == [
         ("member-1", "3/3"),
-        ("member-2", "6/5"),
+        ("member-2", "5/6"),
     ]
     assert state.message == ""
 
@@ -56,7 +56,7 @@ def test_status_unreachable_member_is_unknown_not_ok() -> None:
     )
     row = state.clusters[1]
     assert (row.status, row.synced, row.ready, row.message) == ("OK", None, None, error)
-    assert not state.ok and state.synced is None and state.replicas == "9/?"
+    assert not state.ok and state.synced is None and state.replicas == "?/9"
     assert state.message == error  # names the cluster once
 
 

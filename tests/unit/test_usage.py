@@ -27,8 +27,9 @@ def run(*args: str) -> tuple[int, str, str]:
         (["--context"], "flag needs an argument: --context", "kubectl fed"),
         (
             ["status", "-o", "bogus"],
-            'invalid argument "bogus" for "-o, --output" flag: \'bogus\' is not one of '
-            "'table', 'wide', 'json', 'yaml', 'name'",
+            'invalid argument "bogus" for "-o, --output" flag: unable to match a printer '
+            "suitable for the output format 'bogus', allowed formats are: table, wide, json, "
+            "yaml, name, jsonpath=, jsonpath-as-json=, custom-columns=",
             "kubectl fed status",
         ),
         (
