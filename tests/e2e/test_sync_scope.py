@@ -60,8 +60,12 @@ def test_scope_by_namespace_type_name_and_labels(fed_host: Kubectl, ns: str) -> 
         both = fed_host.fed("sync", "--once", "-n", ns, "-A", check=False)
         assert both.code == 2 and "cannot be used together" in both.err
     finally:
-        fed_host.run("delete", "namespace", other, "--wait=false", check=False)
+        # The host runs no namespace controller: empty the namespace first (and let a sync
+        # take the copies away), else it stays Terminating with its objects for good.
+        fed_host.run("delete", "deployments", "--all", "-n", other, check=False)
+        fed_host.run("delete", "propagationpolicies", "--all", "-n", other, check=False)
         sync_once(fed_host)
+        fed_host.run("delete", "namespace", other, "--wait=false", check=False)
 
 
 def test_a_canary_cluster_first_then_the_rest(fed_host: Kubectl, ns: str) -> None:
