@@ -163,7 +163,7 @@ def _table(found: list[Difference], no_headers: bool, several_namespaces: bool) 
             d.cluster,
             d.state,
             str(len(d.paths)),
-            d.message[:80],
+            d.message,
         ]
         for d in found
     ]

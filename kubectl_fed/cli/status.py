@@ -157,8 +157,11 @@ def _cluster_columns() -> list[Any]:
 
 
 def _short(message: str, output: str) -> str:
-    """Table mode keeps rows on one screen line; wide shows messages whole."""
-    if output == "wide" or len(message) <= TABLE_MESSAGE_WIDTH:
+    """On a terminal, table mode keeps rows on one screen line; wide, and any output that
+    is not a terminal (a pipe, a file: someone reads or greps it whole), shows it whole."""
+    import sys
+
+    if output == "wide" or len(message) <= TABLE_MESSAGE_WIDTH or not sys.stdout.isatty():
         return message
     return message[: TABLE_MESSAGE_WIDTH - 3] + "..."
 

@@ -337,7 +337,7 @@ def _print_summary(
                 object_name(obj),
                 f"{ok}/{len(obj.clusters)}",
                 state,
-                "" if obj.ok and not obj.drifted else _problem(obj)[:120],
+                "" if obj.ok and not obj.drifted else _problem(obj),
             ]
         )
     if lines:
