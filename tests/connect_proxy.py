@@ -24,16 +24,7 @@ class _Tunnel(socketserver.StreamRequestHandler):
         self.server.tunnels.append(authority)
         with socket.create_connection((self.server.resolve.get(host, host), int(port))) as far:
             self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            ends = [self.connection, far]
-            while True:
-                readable, _, _ = select.select(ends, [], [], 10)
-                if not readable:
-                    return
-                for end in readable:
-                    data = end.recv(65536)
-                    if not data:
-                        return
-                    (far if end is self.connection else self.connection).sendall(data)
+            _pipe(self.connection, far)
 
 
 class _ProxyServer(socketserver.ThreadingTCPServer):

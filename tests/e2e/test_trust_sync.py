@@ -32,6 +32,7 @@ from tests.e2e.helpers import (
     sync_once,
     wait_for,
 )
+from tests.fake.objects import custom_crd, type_config
 
 pytestmark = pytest.mark.e2e
 OVERRIDE_LABEL = "kubeadmiral.io/override-policy-name"
@@ -88,58 +89,14 @@ def _image(k: Kubectl, member: str, name: str, namespace: str) -> tuple[str, int
     return str(image), int(obj["metadata"]["generation"])
 
 
-def _crd(group: str, kind: str, plural: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {
-                "kind": kind,
-                "plural": plural,
-                "singular": kind.lower(),
-                "listKind": f"{kind}List",
-            },
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
-def _ftc(group: str, kind: str, plural: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "core.kubeadmiral.io/v1alpha1",
-        "kind": "FederatedTypeConfig",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "sourceType": {
-                "group": group,
-                "version": "v1",
-                "kind": kind,
-                "pluralName": plural,
-                "scope": "Namespaced",
-            }
-        },
-    }
+# Any field goes: the e2e kinds carry whatever spec their tests give them.
+ANYTHING = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
 def _install_crd(k: Kubectl, group: str, kind: str, plural: str) -> None:
     """The CRD in the host and both members, Established everywhere."""
     for context in ("host", *MEMBERS):
-        apply(k, _crd(group, kind, plural), context=context)
+        apply(k, custom_crd(group, kind, plural, ANYTHING), context=context)
     for context in ("host", *MEMBERS):
         k.run(
             "--context",
@@ -308,7 +265,7 @@ def test_two_kinds_named_service_are_kept_apart(fed_host: Kubectl, ns: str) -> N
     labels = {POLICY_LABEL: "dup"}
     try:
         _install_crd(k, group, "Service", plural)
-        apply(k, _ftc(group, "Service", plural))
+        apply(k, type_config(group, "Service", plural))
         apply(
             k,
             policy("dup", ns),
@@ -629,7 +586,7 @@ def test_new_federated_type_without_restart(fed_host: Kubectl, ns: str) -> None:
     try:
         assert wait_for(lambda: sync.logged("pass:")), sync.err  # running, watches set
         _install_crd(k, group, kind, plural)
-        apply(k, _ftc(group, kind, plural))
+        apply(k, type_config(group, kind, plural))
         apply(
             k,
             {

@@ -96,9 +96,13 @@ CUSTOM_GROUP = "example.io"
 
 
 def custom_crd(
-    group: str = CUSTOM_GROUP, kind: str = "ConfigMap", plural: str = "configmaps"
+    group: str = CUSTOM_GROUP,
+    kind: str = "ConfigMap",
+    plural: str = "configmaps",
+    schema: Object | None = None,
 ) -> Object:
-    return {
+    """A namespaced v1 CRD; by default its schema is a ConfigMap's (data: strings)."""
+    crd: Object = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{group}"},
@@ -134,6 +138,9 @@ def custom_crd(
             ],
         },
     }
+    if schema is not None:
+        crd["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": schema}
+    return crd
 
 
 def custom_object(
