@@ -50,6 +50,7 @@ class Binaries:
     apiserver: list[str]  # argv prefix that starts one kube-apiserver
     etcd: list[str]  # argv prefix that starts etcd
     keygen: list[str] | None  # argv prefix that writes a signing key, if built
+    clientcert: list[str] | None  # argv prefix that writes a client CA and certificate
 
 
 # --------------------------------------------------------------------------- build
@@ -116,9 +117,11 @@ def binaries(log: Any = sys.stderr) -> Binaries:
     if assets:
         apiserver, etcd = Path(assets) / "kube-apiserver", Path(assets) / "etcd"
         if apiserver.exists() and etcd.exists():
-            return Binaries([str(apiserver)], [str(etcd)], None)
+            return Binaries([str(apiserver)], [str(etcd)], None, None)
     server = str(build_server(log))
-    return Binaries([server, "apiserver"], [server, "etcd"], [server, "keygen"])
+    return Binaries(
+        [server, "apiserver"], [server, "etcd"], [server, "keygen"], [server, "clientcert"]
+    )
 
 
 # --------------------------------------------------------------------------- state
@@ -242,6 +245,7 @@ def _prepare(directory: Path, members: int, bins: Binaries) -> dict[str, Any]:
     )
     key_file = directory / "sa.key"
     _write_signing_key(key_file, bins)
+    _write_client_certificate(directory, bins)
     servers = {
         name: {
             "port": _free_port(),
@@ -254,6 +258,11 @@ def _prepare(directory: Path, members: int, bins: Binaries) -> dict[str, Any]:
         "kubernetes_version": KUBERNETES_VERSION,
         "admin_token": admin_token,
         "viewer_token": viewer_token,
+        # A client-certificate user in system:masters, accepted by every server.
+        "client_certificate": {
+            "cert_file": str(directory / "client.crt"),
+            "key_file": str(directory / "client.key"),
+        },
         "etcd": {"port": _free_port(), "peer_port": _free_port(), "pid": 0},
         "servers": servers,
     }
@@ -276,6 +285,73 @@ def _write_signing_key(path: Path, bins: Binaries) -> None:
     )
     subprocess.run(command, check=True, capture_output=True)
     path.chmod(0o600)
+
+
+CLIENT_CERT_USER = ("cert-admin", "system:masters")
+
+
+def _write_client_certificate(directory: Path, bins: Binaries) -> None:
+    """client-ca.crt for --client-ca-file, and client.crt/.key signed by it."""
+    user, group = CLIENT_CERT_USER
+    if bins.clientcert:
+        subprocess.run(
+            [*bins.clientcert, str(directory), user, group], check=True, capture_output=True
+        )
+        return
+    ca_key, ca_cert = directory / "client-ca.key", directory / "client-ca.crt"
+    key, csr, cert = directory / "client.key", directory / "client.csr", directory / "client.crt"
+    for command in (
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca_cert,
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=localcluster-client-ca",
+        ],
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            f"/CN={user}/O={group}",
+        ],
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_cert,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "3650",
+        ],
+    ):
+        subprocess.run([str(part) for part in command], check=True, capture_output=True)
 
 
 def _spawn(argv: list[str], log_path: Path) -> int:
@@ -331,6 +407,7 @@ def _apiserver_args(directory: Path, name: str, state: dict[str, Any]) -> list[s
         f"--service-account-key-file={directory / 'sa.key'}",
         f"--service-account-signing-key-file={directory / 'sa.key'}",
         f"--token-auth-file={directory / 'tokens.csv'}",
+        f"--client-ca-file={directory / 'client-ca.crt'}",
         "--authorization-mode=RBAC",
         "--disable-admission-plugins=ServiceAccount",
         "--endpoint-reconciler-type=none",

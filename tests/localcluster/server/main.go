@@ -8,12 +8,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"math/big"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/component-base/cli"
@@ -26,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: localcluster-server etcd|apiserver|keygen [flags]")
+		fmt.Fprintln(os.Stderr, "usage: localcluster-server etcd|apiserver|keygen|clientcert [flags]")
 		os.Exit(2)
 	}
 	role, args := os.Args[1], os.Args[2:]
@@ -35,6 +39,8 @@ func main() {
 		os.Exit(runEtcd(args))
 	case "keygen":
 		os.Exit(runKeygen(args))
+	case "clientcert":
+		os.Exit(runClientCert(args))
 	case "apiserver":
 		cmd := app.NewAPIServerCommand()
 		cmd.SetArgs(args)
@@ -115,4 +121,69 @@ func runKeygen(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// runClientCert writes a client CA (client-ca.crt, for --client-ca-file) and one
+// client certificate signed by it (client.crt, client.key) into DIR, so tests can
+// use a client-certificate user the way kubeconfigs of real clusters do.
+func runClientCert(args []string) int {
+	if len(args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: localcluster-server clientcert DIR COMMON-NAME ORGANIZATION")
+		return 2
+	}
+	dir, commonName, organization := args[0], args[1], args[2]
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fail(err)
+	}
+	now := time.Now()
+	caTemplate := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "localcluster-client-ca"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	if err != nil {
+		return fail(err)
+	}
+	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fail(err)
+	}
+	clientTemplate := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: commonName, Organization: []string{organization}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	clientDER, err := x509.CreateCertificate(rand.Reader, clientTemplate, caTemplate, &clientKey.PublicKey, caKey)
+	if err != nil {
+		return fail(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(clientKey)
+	if err != nil {
+		return fail(err)
+	}
+	files := map[string]*pem.Block{
+		"client-ca.crt": {Type: "CERTIFICATE", Bytes: caDER},
+		"client.crt":    {Type: "CERTIFICATE", Bytes: clientDER},
+		"client.key":    {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	}
+	for name, block := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			return fail(err)
+		}
+	}
+	return 0
+}
+
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, err)
+	return 1
 }
