@@ -179,6 +179,7 @@ for command in (
     init.init,
     membership.join,
     membership.unjoin,
+    membership.rotate,
     membership.clusters,
     get.get,
     membership.cordon,

@@ -1,4 +1,5 @@
-"""`kubectl fed init`: the fed namespace and the federation CRDs, installed idempotently."""
+"""`kubectl fed init`: the fed namespace, the federation CRDs and the roles of a sync, installed
+idempotently."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_fed.core.federated_types import FederatedType, types_with_configs
+from kubectl_fed.core.permissions import sync_role_objects
 from kubectl_fed.crds import CRD_REVISION, REVISION_ANNOTATION, load_crds
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.errors import NotFound
+from kubectl_fed.kube.identity import object_path
 from kubectl_fed.ops.membership import ensure_namespace
 from kubectl_fed.planning.snapshot import SETTINGS_CONFIGMAP, V1_COMPAT_KEY
 
@@ -76,7 +80,37 @@ def install(
         _wait_established(kube, pending)
     if v1_compat is not None:
         changes.append(_apply_settings(kube, fed_namespace, v1_compat, dry_run))
+    changes += _apply_sync_roles(kube, fed_namespace, dry_run)
     return changes
+
+
+def _apply_sync_roles(kube: ClusterClient, fed_namespace: str, dry_run: bool) -> list[Change]:
+    """The ClusterRole and Role `kubectl-fed-sync`: what sync needs in the host, for
+    operators who run sync as a narrower user than cluster-admin (README: Security).
+    Kinds added by FederatedTypeConfigs are included: run init again after adding one."""
+    changes = []
+    for role in sync_role_objects(fed_namespace, _federated_types(kube)):
+        path = object_path(role)
+        try:
+            live = kube.get(path)
+            action = "unchanged" if live.get("rules") == role["rules"] else "configured"
+        except NotFound:
+            action = "created"
+        if action != "unchanged":
+            kube.apply(path, role, dry_run=dry_run)
+        changes.append(Change(role["kind"], role["metadata"]["name"], action))
+    return changes
+
+
+def _federated_types(kube: ClusterClient) -> list[FederatedType]:
+    from kubectl_fed.core import kubeadmiral
+    from kubectl_fed.kube.host import fed_path
+
+    try:
+        ftcs = list(kube.list_all(fed_path(kubeadmiral.FEDERATED_TYPE_CONFIGS)))
+    except NotFound:  # a dry run before the CRDs exist
+        ftcs = []
+    return types_with_configs(ftcs)
 
 
 def _apply_settings(

@@ -47,6 +47,7 @@ ORDER = [
     "config set",
     "config unset",
     "doctor",
+    "rotate",
     "adopt",
     "unjoin",
 ]
