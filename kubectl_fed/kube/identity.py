@@ -150,10 +150,14 @@ def leftovers(namespace: str) -> list[str]:
 
 
 def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> None:
+    """The fed namespace in the member; one join creates is labelled as kubectl-fed's.
+    unjoin leaves it: deleting a namespace is slow and final (a join right after would
+    find it terminating), and it may hold what others put there."""
     try:
         kube.get(f"/api/v1/namespaces/{namespace}")
     except NotFound:
-        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        metadata = {"name": namespace, "labels": ident.identity_labels()}
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
         kube.create("/api/v1/namespaces", body, dry_run=dry_run)
 
 

@@ -80,8 +80,11 @@ class Reconciler:
         progress: Callable[[str], None] | None = None,
         scope: Scope | None = None,
         events: EventRecorder | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
+        # What a person should hear of besides objects (a token renewed, or not).
+        self.notice = notice or (lambda _message: None)
         self.options = options
         self.progress = progress or (lambda _message: None)
         self.planner = Planner()
@@ -134,13 +137,13 @@ class Reconciler:
             try:
                 token = renew_due(self.host, cluster)
             except FedError as err:
-                self.progress(f"warning: cluster {name}: token not renewed: {err.message}")
+                self.notice(f"warning: cluster {name}: token not renewed: {err.message}")
                 continue
             if token is not None:
                 until = (
                     f" (valid until {token.expires:%Y-%m-%dT%H:%M:%SZ})" if token.expires else ""
                 )
-                self.progress(f"cluster {name}: token renewed{until}")
+                self.notice(f"cluster {name}: token renewed{until}")
 
     def _record_reachability(self, snap: HostSnapshot, members: Members, discover: bool) -> None:
         """Keep FederatedCluster Ready/Offline and, on a full pass, the members' API
