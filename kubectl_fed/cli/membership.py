@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -12,6 +13,8 @@ from kubectl_fed.cli.settings import dry_run_option, host_options, output_option
 from kubectl_fed.cli.terminal import echo
 from kubectl_fed.errors import FedError
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def _parsed(parse: Any, text: str | None, flag: str) -> Any:
     from kubectl_fed.core.parsing import ParseError
@@ -20,6 +23,20 @@ def _parsed(parse: Any, text: str | None, flag: str) -> Any:
         return parse(text)
     except ParseError as err:
         raise FedError(f"{flag}: {err}") from None
+
+
+def member_context_options(context_help: str) -> Callable[[F], F]:
+    """--cluster-context and --cluster-kubeconfig: your own way to the member."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's)."
+        )(function)
+        return click.option(
+            "--cluster-context", shell_complete=complete_member_contexts, help=context_help
+        )(function)
+
+    return decorate
 
 
 @click.command(
@@ -37,13 +54,10 @@ def _parsed(parse: Any, text: str | None, flag: str) -> Any:
 )
 @click.argument("name")
 @host_options
-@click.option(
-    "--cluster-context",
-    shell_complete=complete_member_contexts,
-    help="Kubeconfig context of the member (required, except with --update-role: then "
-    "the context it was joined with).",
+@member_context_options(
+    "Kubeconfig context of the member (required, except with --update-role: then "
+    "the context it was joined with)."
 )
-@click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
 @click.option("--labels", help="Cluster labels, k=v,k2=v2 (what policies select on).")
 @click.option("--taints", help="Cluster taints, k=v:Effect,...")
 @click.option(
@@ -183,13 +197,10 @@ def _update_role(name: str, context: str | None, kubeconfig: str | None) -> None
     help="What happens to the federation's objects in that member: orphan leaves them "
     "running without the federation's marks; delete removes them.",
 )
-@click.option(
-    "--cluster-context",
-    shell_complete=complete_member_contexts,
-    help="Kubeconfig context of the member, to remove kubectl-fed's identity there "
-    "(default: the context it was joined with).",
+@member_context_options(
+    "Kubeconfig context of the member, to remove kubectl-fed's identity there "
+    "(default: the context it was joined with)."
 )
-@click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
 def unjoin(
     name: str, cascade: str, cluster_context: str | None, cluster_kubeconfig: str | None
 ) -> None:
@@ -223,13 +234,10 @@ def unjoin(
 )
 @click.argument("name", shell_complete=complete_members)
 @host_options
-@click.option(
-    "--cluster-context",
-    shell_complete=complete_member_contexts,
-    help="Kubeconfig context of the member, when the stored token cannot ask for its "
-    "successor (expired or revoked). Default: the identity asks for itself.",
+@member_context_options(
+    "Kubeconfig context of the member, when the stored token cannot ask for its "
+    "successor (expired or revoked). Default: the identity asks for itself."
 )
-@click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
 @click.option("--token-ttl", help="Lifetime of the new token (default: the old one's).")
 def rotate(
     name: str, cluster_context: str | None, cluster_kubeconfig: str | None, token_ttl: str | None

@@ -88,18 +88,28 @@ def _apply_sync_roles(kube: ClusterClient, fed_namespace: str, dry_run: bool) ->
     """The ClusterRole and Role `kubectl-fed-sync`: what sync needs in the host, for
     operators who run sync as a narrower user than cluster-admin (README: Security).
     Kinds added by FederatedTypeConfigs are included: run init again after adding one."""
-    changes = []
-    for role in sync_role_objects(fed_namespace, _federated_types(kube)):
-        path = object_path(role)
-        try:
-            live = kube.get(path)
-            action = "unchanged" if live.get("rules") == role["rules"] else "configured"
-        except NotFound:
-            action = "created"
-        if action != "unchanged":
-            kube.apply(path, role, dry_run=dry_run)
-        changes.append(Change(role["kind"], role["metadata"]["name"], action))
-    return changes
+    return [
+        Change(
+            role["kind"],
+            role["metadata"]["name"],
+            _apply_changed(kube, object_path(role), role, "rules", dry_run),
+        )
+        for role in sync_role_objects(fed_namespace, _federated_types(kube))
+    ]
+
+
+def _apply_changed(
+    kube: ClusterClient, path: str, wanted: dict[str, Any], field: str, dry_run: bool
+) -> str:
+    """Apply `wanted` unless the live object's `field` is already the same; the action."""
+    try:
+        live = kube.get(path)
+        action = "unchanged" if live.get(field) == wanted[field] else "configured"
+    except NotFound:
+        action = "created"
+    if action != "unchanged":
+        kube.apply(path, wanted, dry_run=dry_run)
+    return action
 
 
 def _federated_types(kube: ClusterClient) -> list[FederatedType]:
@@ -118,13 +128,7 @@ def _apply_settings(
 ) -> Change:
     wanted = settings_configmap(fed_namespace, v1_compat)
     path = f"/api/v1/namespaces/{fed_namespace}/configmaps/{SETTINGS_CONFIGMAP}"
-    try:
-        live = kube.get(path)
-        action = "unchanged" if live.get("data") == wanted["data"] else "configured"
-    except NotFound:
-        action = "created"
-    if action != "unchanged":
-        kube.apply(path, wanted, dry_run=dry_run)
+    action = _apply_changed(kube, path, wanted, "data", dry_run)
     return Change("ConfigMap", f"{SETTINGS_CONFIGMAP} (v1-compat={str(v1_compat).lower()})", action)
 
 
