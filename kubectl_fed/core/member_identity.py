@@ -139,6 +139,23 @@ def identity_objects(namespace: str, types: Iterable[FederatedType]) -> list[dic
     ]
 
 
+def access_review(namespace: str, ftype: FederatedType, verb: str) -> dict[str, Any]:
+    """A SubjectAccessReview: may the member identity `verb` this kind?"""
+    return {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": username(namespace),
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
+            "resourceAttributes": {
+                "verb": verb,
+                "group": ftype.group,
+                "resource": ftype.plural,
+            },
+        },
+    }
+
+
 def describe_object(obj: dict[str, Any]) -> str:
     """`clusterrole/kubectl-fed`, `serviceaccount/kube-admiral-system/kubectl-fed`."""
     metadata = obj["metadata"]

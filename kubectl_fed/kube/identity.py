@@ -81,12 +81,33 @@ def update_role(
     kube: ClusterClient, member: str, namespace: str, types: Iterable[FederatedType]
 ) -> dict[str, Any]:
     """Rewrite the member ClusterRole for the federated types of now."""
+    types = list(types)
     role = next(o for o in ident.identity_objects(namespace, types) if o["kind"] == "ClusterRole")
     try:
         kube.apply(object_path(role), role)
     except ApiError as err:
         raise FedError(_refusal(member, err)) from None
+    _wait_enforced(kube, namespace, types)
     return role
+
+
+def _wait_enforced(
+    kube: ClusterClient, namespace: str, types: list[FederatedType], timeout_s: float = 10.0
+) -> None:
+    """Return once the member's authorizer grants the identity every kind (its RBAC cache
+    follows a role change a moment later), so a sync right after is not refused. Asked
+    with SubjectAccessReviews; when those are not allowed, it does not wait."""
+    reviews = [ident.access_review(namespace, t, "list") for t in types]
+    deadline = time.monotonic() + timeout_s
+    path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+    while True:
+        try:
+            granted = all(kube.create(path, r).get("status", {}).get("allowed") for r in reviews)
+        except ApiError:
+            return
+        if granted or time.monotonic() >= deadline:
+            return
+        time.sleep(0.2)
 
 
 def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) -> ident.Token:

@@ -126,7 +126,9 @@ def identity_text(user_info: Mapping[str, Any]) -> str:
 
 
 def crd_check(host: Host) -> Check:
-    wanted = [o for o in desired_objects(host.fed_namespace) if o["kind"] != "Namespace"]
+    wanted = [
+        o for o in desired_objects(host.fed_namespace) if o["kind"] == "CustomResourceDefinition"
+    ]
     live: dict[str, Object | None] = {}
     for crd in wanted:
         name = crd["metadata"]["name"]

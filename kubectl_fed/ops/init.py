@@ -32,11 +32,13 @@ class Change:
 
 
 def desired_objects(fed_namespace: str, v1_compat: bool | None = None) -> list[dict[str, Any]]:
-    """Everything init applies, in order: the namespace, each CRD (hash-stamped), and the
-    settings ConfigMap when a setting is given."""
+    """Everything init applies, in order: the namespace, each CRD (hash-stamped), the
+    settings ConfigMap when a setting is given, and the sync roles (for the default kinds;
+    init adds those of FederatedTypeConfigs already in the host)."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fed_namespace}}
     settings = [settings_configmap(fed_namespace, v1_compat)] if v1_compat is not None else []
-    return [namespace, *(_stamped(crd) for crd in load_crds()), *settings]
+    roles = sync_role_objects(fed_namespace, types_with_configs([]))
+    return [namespace, *(_stamped(crd) for crd in load_crds()), *settings, *roles]
 
 
 def settings_configmap(fed_namespace: str, v1_compat: bool) -> dict[str, Any]:

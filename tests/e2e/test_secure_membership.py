@@ -338,22 +338,12 @@ def test_a_plain_http_member_gets_no_token(
 def test_rbac_refusal_at_join_names_it_and_suggests_copy_or_local(
     fed_host: Kubectl, federation: Federation, tmp_path: Path
 ) -> None:
-    """A user who may read (to be told apart) but not create RBAC."""
+    """A user who may read everything (so the cluster can be told apart) but create no RBAC
+    objects joins the host (not a member): refused, named, nothing left anywhere."""
+    bindings = (("viewer-reads", "view"), ("viewer-ns", "ns-reader"))
     fed_host.run(
         "--context",
-        "member-2",
-        "create",
-        "clusterrolebinding",
-        "viewer-reads",
-        "--clusterrole",
-        "view",
-        "--user",
-        "viewer",
-        check=False,
-    )
-    fed_host.run(
-        "--context",
-        "member-2",
+        "host",
         "create",
         "clusterrole",
         "ns-reader",
@@ -361,41 +351,47 @@ def test_rbac_refusal_at_join_names_it_and_suggests_copy_or_local(
         "get,list",
         "--resource",
         "namespaces",
-        check=False,
     )
-    fed_host.run(
-        "--context",
-        "member-2",
-        "create",
-        "clusterrolebinding",
-        "viewer-ns",
-        "--clusterrole",
-        "ns-reader",
-        "--user",
-        "viewer",
-        check=False,
-    )
-    path = kubeconfig_with(
-        federation,
-        tmp_path,
-        "m2-viewer",
-        member_server(federation, "member-2"),
-        {"token": federation.state["viewer_token"]},
-    )
-    refused = fed_host.fed(
-        "join",
-        "member-3",
-        "--cluster-context",
-        "m2-viewer",
-        "--cluster-kubeconfig",
-        str(path),
-        check=False,
-    )
-    assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, refused.err
-    # (member-2 is already a member: the twin check may speak first; both are one line)
-    if "already joined" not in refused.err:
-        assert "--credentials copy" in refused.err and "forbidden" in refused.err
-    assert get(fed_host, "host", "federatedcluster", "member-3") is None
+    for binding, role in bindings:
+        fed_host.run(
+            "--context",
+            "host",
+            "create",
+            "clusterrolebinding",
+            binding,
+            "--clusterrole",
+            role,
+            "--user",
+            "viewer",
+        )
+    try:
+        path = kubeconfig_with(
+            federation,
+            tmp_path,
+            "host-viewer",
+            member_server(federation, "host"),
+            {"token": federation.state["viewer_token"]},
+        )
+        refused = fed_host.fed(
+            "join",
+            "viewer-host",
+            "--cluster-context",
+            "host-viewer",
+            "--cluster-kubeconfig",
+            str(path),
+            check=False,
+        )
+        assert refused.code == 1 and len(refused.err.strip().splitlines()) == 1, refused.err
+        assert "cannot create its kubectl-fed identity" in refused.err
+        assert "forbidden" in refused.err and "serviceaccounts" in refused.err
+        assert "--credentials copy" in refused.err and "--credentials local" in refused.err
+        assert federation.state["viewer_token"] not in refused.err
+        assert get(fed_host, "host", "federatedcluster", "viewer-host") is None
+        assert get(fed_host, "host", "secret", "-n", FED_NS, "viewer-host-credentials") is None
+    finally:
+        for binding, _ in bindings:
+            fed_host.run("--context", "host", "delete", "clusterrolebinding", binding)
+        fed_host.run("--context", "host", "delete", "clusterrole", "ns-reader")
 
 
 def test_sync_as_a_user_bound_to_the_init_roles(fed_host: Kubectl, federation: Federation) -> None:
