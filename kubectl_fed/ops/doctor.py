@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.aggregation import aggregator_for
 from kubectl_fed.core.federate import override_policies_of, policy_of
 from kubectl_fed.core.federated_types import FederatedType, default_types
 from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
 from kubectl_fed.core.membership import condition
 from kubectl_fed.core.objects import key_of
-from kubectl_fed.core.status import COUNTED_FIELDS, PROPAGATED
+from kubectl_fed.core.status import PROPAGATED
 from kubectl_fed.crds import CRD_REVISION, REVISION_ANNOTATION
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.errors import ApiError, Forbidden, NotFound, Unauthorized
@@ -106,7 +107,8 @@ def sync_permissions(fed_namespace: str, types: list[FederatedType]) -> list[Per
     ]
     for ftype in types:
         needed.append((READ_VERBS, ftype.plural, ftype.group, "", ""))
-        if ftype.kind in COUNTED_FIELDS:  # workload counts are summed into the template
+        if ftype.status_aggregation and aggregator_for(ftype.group, ftype.kind):
+            # the members' status is aggregated into the template
             needed.append((("patch",), ftype.plural, ftype.group, "status", ""))
     return [
         Permission(verb, resource, group, subresource, namespace)

@@ -126,8 +126,17 @@ def demo(kubectl: Kubectl) -> Iterator[Kubectl]:
     finally:
         host = ("--context", "host", "-n", "default")
         kubectl.run(*host, "delete", "deployment", "web", "api", "--ignore-not-found")
-        kubectl.run("--context", "member-1", "-n", "default", "delete", "deployment", "api",
-                    "--ignore-not-found", check=False)
+        kubectl.run(
+            "--context",
+            "member-1",
+            "-n",
+            "default",
+            "delete",
+            "deployment",
+            "api",
+            "--ignore-not-found",
+            check=False,
+        )
         kubectl.fed("uncordon", "member-1", check=False)
         kubectl.fed("taint", "member-1", "dedicated-", check=False)
         for member in ("member-1", "member-2"):  # as the session's fed_host joined them
