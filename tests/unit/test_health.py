@@ -84,7 +84,7 @@ def test_progress_deadline_exceeded_is_an_error() -> None:
 
 
 def test_daemonset_and_statefulset_verdicts() -> None:
-    ds = {
+    ds: dict[str, Any] = {
         "metadata": {"name": "d", "generation": 2},
         "spec": {},
         "status": {
@@ -101,7 +101,7 @@ def test_daemonset_and_statefulset_verdicts() -> None:
     assert daemonset(ds).done and daemonset(ds).message == 'daemon set "d" successfully rolled out'
     ds["spec"] = {"updateStrategy": {"type": "OnDelete"}}
     assert daemonset(ds).error == "rollout status is only available for RollingUpdate strategy type"
-    sts = {
+    sts: dict[str, Any] = {
         "metadata": {"name": "s", "generation": 1},
         "spec": {
             "replicas": 3,
