@@ -176,3 +176,85 @@ def _condition(status: Object, type_: str) -> Object | None:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
+
+
+# --------------------------------------------------------------------------- federated
+
+NOUNS = {"Deployment": "deployment", "DaemonSet": "daemon set", "StatefulSet": "statefulset"}
+
+
+@dataclass(frozen=True)
+class MemberCopy:
+    """One placed cluster as `kubectl fed rollout status` reads it: the code and generation
+    the FederatedObject recorded for it, its copy (None: none), or why it could not be read."""
+
+    cluster: str
+    code: str = ""  # status.clusters[].status; "" when no sync has recorded it
+    recorded: int | None = None  # status.clusters[].lastObservedGeneration
+    copy: Object | None = None
+    error: str = ""
+    message: str = ""  # status.clusters[].message
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a federated rollout stands: one line per cluster (and for the whole object,
+    key ""), each in kubectl's words; `done` once every placed member has rolled out the
+    current template; `error` when one failed."""
+
+    lines: dict[str, str]
+    done: bool = False
+    error: str = ""
+
+
+def federated_rollout(
+    kind: str, name: str, viewer: Viewer, waiting: str, members: list[MemberCopy]
+) -> Progress:
+    """`waiting`: why the federation has not taken the current template yet ("" when
+    every placed member has been sent it); `members`: every placed cluster."""
+    noun = NOUNS.get(kind, kind.lower())
+    if waiting:
+        return Progress({"": f'Waiting for {noun} "{name}" {waiting}...'})
+    if not members:
+        return Progress({"": f'Waiting for {noun} "{name}" to be placed on a member cluster...'})
+    lines: dict[str, str] = {}
+    finished = True
+    for member in members:
+        verdict = _member_verdict(noun, name, viewer, member)
+        if verdict.error:
+            return Progress(lines, error=in_cluster(verdict.error, member.cluster))
+        lines[member.cluster] = verdict.message
+        finished = finished and verdict.done
+    if finished:
+        lines[""] = f'{noun} "{name}" successfully rolled out'
+    return Progress(lines, done=finished)
+
+
+def _member_verdict(noun: str, name: str, viewer: Viewer, member: MemberCopy) -> Verdict:
+    where = member.cluster
+    if member.error:
+        return Verdict(False, f'Waiting for {noun} "{name}" in {where}: {member.error}...', "")
+    if member.code != "OK":
+        code = member.code or "not synced yet"
+        note = f": {member.message}" if member.message else ""
+        return Verdict(
+            False, f'Waiting for {noun} "{name}" to be synced to {where}: {code}{note}...', ""
+        )
+    if member.copy is None:
+        return Verdict(False, f'Waiting for {noun} "{name}" to be created in {where}...', "")
+    generation = field_at(member.copy, "metadata", "generation")
+    if member.recorded is not None and generation != member.recorded:
+        return Verdict(
+            False,
+            f'Waiting for {noun} "{name}" in {where} to be synced again: '
+            f"changed in the member (generation {generation})...",
+            "",
+        )
+    verdict = viewer(member.copy)
+    return Verdict(
+        verdict.done,
+        in_cluster(verdict.message, where),
+        verdict.reason,
+        verdict.detail,
+        verdict.error,
+    )

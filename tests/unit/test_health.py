@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from kubectl_fed.core.health import FAILED, PROGRESSING, READY, UNKNOWN, Health, health_of, worst
-from kubectl_fed.core.rollout import daemonset, deployment, in_cluster, statefulset, unsupported
+from kubectl_fed.core.rollout import (
+    MemberCopy,
+    daemonset,
+    deployment,
+    federated_rollout,
+    in_cluster,
+    statefulset,
+    unsupported,
+)
 
 WAITING = 'Waiting for deployment "foo" rollout to finish: '
 
@@ -302,3 +310,72 @@ def test_worst_state_and_text() -> None:
     assert worst([]) is None
     assert Health(PROGRESSING, "ReplicasUnavailable").text == "Progressing (ReplicasUnavailable)"
     assert Health(READY, "MinimumReplicasAvailable").text == "Ready"
+
+
+# ----------------------------------------------------------------- federated rollout
+
+
+def member(cluster: str, copy: Any = None, **fields: Any) -> MemberCopy:
+    return MemberCopy(cluster, fields.pop("code", "OK"), fields.pop("recorded", 1), copy, **fields)
+
+
+def rolled(available: int, wanted: int = 3, generation: int = 1, **status: Any) -> dict[str, Any]:
+    return deploy(
+        generation,
+        wanted,
+        observedGeneration=generation,
+        replicas=wanted,
+        updatedReplicas=wanted,
+        availableReplicas=available,
+        **status,
+    )
+
+
+def test_federated_rollout_waits_for_every_member_then_is_done() -> None:
+    progress = federated_rollout(
+        "Deployment", "foo", deployment, "", [member("m1", rolled(1)), member("m2", rolled(6, 6))]
+    )
+    assert not progress.done and not progress.error
+    assert progress.lines == {
+        "m1": WAITING + "1 of 3 updated replicas are available in m1...",
+        "m2": 'deployment "foo" successfully rolled out in m2',
+    }
+    done = federated_rollout(
+        "Deployment", "foo", deployment, "", [member("m1", rolled(3)), member("m2", rolled(6, 6))]
+    )
+    assert done.done and done.lines[""] == 'deployment "foo" successfully rolled out'
+
+
+def test_federated_rollout_waits_for_the_federation_and_the_copies() -> None:
+    waiting = federated_rollout("DaemonSet", "d", daemonset, "to be federated (run sync)", [])
+    assert waiting.lines == {"": 'Waiting for daemon set "d" to be federated (run sync)...'}
+    nowhere = federated_rollout("Deployment", "foo", deployment, "", [])
+    assert not nowhere.done
+    members = [
+        member("a", error="cluster a is unreachable"),
+        member("b", code="CreationFailed", message="denied"),
+        member("c", code=""),
+        member("d"),
+        member("e", rolled(3, generation=4), recorded=3),
+    ]
+    lines = federated_rollout("Deployment", "foo", deployment, "", members).lines
+    assert lines == {
+        "a": 'Waiting for deployment "foo" in a: cluster a is unreachable...',
+        "b": 'Waiting for deployment "foo" to be synced to b: CreationFailed: denied...',
+        "c": 'Waiting for deployment "foo" to be synced to c: not synced yet...',
+        "d": 'Waiting for deployment "foo" to be created in d...',
+        "e": 'Waiting for deployment "foo" in e to be synced again: '
+        "changed in the member (generation 4)...",
+    }
+
+
+def test_federated_rollout_fails_with_the_member_named() -> None:
+    late = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    progress = federated_rollout(
+        "Deployment",
+        "foo",
+        deployment,
+        "",
+        [member("m1", rolled(3)), member("m2", rolled(0, conditions=[late]))],
+    )
+    assert progress.error == 'deployment "foo" exceeded its progress deadline in m2'
