@@ -219,13 +219,15 @@ def test_job_completed_everywhere() -> None:
         "completionTime": T2,
         "conditions": [
             {
-                "type": "Complete",
+                "type": type_,
                 "status": "True",
                 "reason": "Completed",
                 "message": "Job completed in clusters [c1,c2]",
                 "lastTransitionTime": NOW,
                 "lastProbeTime": NOW,
             }
+            # The apiserver (>= 1.31) accepts Complete only after SuccessCriteriaMet.
+            for type_ in ("SuccessCriteriaMet", "Complete")
         ],
     }
 
@@ -235,12 +237,15 @@ def test_job_failed_everywhere_and_mixed() -> None:
         failed=6, startTime=T0, conditions=[condition("Failed", "True", "BackoffLimitExceeded")]
     )
     done = job_status(succeeded=1, startTime=T0, completionTime=T1)
-    [all_failed] = aggregate("batch", "Job", collected({"c1": failed, "c2": failed}))["conditions"]  # type: ignore[index]
+    target, all_failed = aggregate("batch", "Job", collected({"c1": failed, "c2": failed}))[  # type: ignore[index]
+        "conditions"
+    ]
+    assert (target["type"], target["reason"]) == ("FailureTarget", "Failed")
     assert (all_failed["type"], all_failed["reason"]) == ("Failed", "Failed")
     assert all_failed["message"] == "Job failed in clusters [c1,c2]"
     mixed = aggregate("batch", "Job", collected({"c1": done, "c2": failed}))
     assert "completionTime" not in mixed  # type: ignore[operator]
-    [condition_] = mixed["conditions"]  # type: ignore[index]
+    _, condition_ = mixed["conditions"]  # type: ignore[index]
     assert (condition_["type"], condition_["reason"]) == ("Failed", "Mixed")
     assert condition_["message"] == (
         "Job completed in clusters [c1] and failed in member clusters [c2]"
@@ -256,19 +261,21 @@ def test_job_is_not_finished_while_a_placed_member_has_not_reported() -> None:
     assert "conditions" not in aggregate("batch", "Job", running)  # type: ignore[operator]
 
 
-def test_job_condition_times_stay_while_it_is_unchanged() -> None:
-    done = job_status(succeeded=1, startTime=T0, completionTime=T1)
+def test_a_finished_jobs_status_stays_as_it_is() -> None:
+    """The apiserver refuses most changes to a finished Job's status (Karmada's rule)."""
     previous = {
-        "conditions": [
-            {
-                **condition("Complete", "True", "Completed", "Job completed in clusters [c1]"),
-                "lastTransitionTime": T2,
-                "lastProbeTime": T2,
-            }
-        ]
+        "succeeded": 1,
+        "conditions": [{**condition("Complete", "True"), "lastTransitionTime": T2}],
     }
-    [kept] = aggregate("batch", "Job", collected({"c1": done}, previous=previous))["conditions"]  # type: ignore[index]
-    assert (kept["lastTransitionTime"], kept["lastProbeTime"]) == (T2, T2)
+    later = collected({"c1": job_status(active=1), "c2": None}, previous=previous)
+    assert aggregate("batch", "Job", later) == previous
+
+
+def test_a_finished_job_has_no_active_count() -> None:
+    failed = job_status(
+        active=1, startTime=T0, conditions=[condition("Failed", "True", "DeadlineExceeded")]
+    )
+    assert "active" not in aggregate("batch", "Job", collected({"c1": failed}))  # type: ignore[operator]
 
 
 def test_job_with_a_malformed_time_is_not_fatal() -> None:

@@ -178,6 +178,9 @@ def test_sync_and_refresh_record_the_members_capacity(fed: FakeFederation) -> No
     member.delete("/api/v1/namespaces/apps/pods/p")
     assert refresh(fed.host, fed.host.clusters(), fed.timeout) == []
     assert recorded(fed, "member-1")["available"] == {"cpu": "4", "memory": "8Gi"}
+    member.delete("/api/v1/nodes/n1")  # what was allocatable goes from the record too
+    run_pass(fed)
+    assert recorded(fed, "member-1") == {"schedulableNodes": 0, "allocatable": {}, "available": {}}
 
 
 def test_refresh_without_permission_keeps_the_record_and_warns(fed: FakeFederation) -> None:

@@ -85,7 +85,8 @@ def test_job_completion_arrives_in_the_template_and_stays_put(fed: FakeFederatio
     run_pass(fed)
     status = template_status(fed, "jobs.batch", "once")
     assert status["startTime"] == T0 and status["completionTime"] == T1
-    [condition] = status["conditions"]
+    met, condition = status["conditions"]
+    assert (met["type"], condition["type"]) == ("SuccessCriteriaMet", "Complete")
     assert condition["message"] == "Job completed in clusters [member-1,member-2]"
     fed.reset_counts()
     assert run_pass(fed).writes == 0  # the condition's times are kept: nothing to write

@@ -10,8 +10,13 @@ clusters [c1,c2]", with `completionTime` the latest of the members'; `Failed`, r
 
 Differences: every placed cluster must have finished, one that does not answer or has no
 copy yet included (KubeAdmiral counts only the copies it holds, so a Job could be called
-complete while a member is down); and the condition's times stay while it says the same
-(KubeAdmiral stamps them anew on every pass, rewriting the status each time).
+complete while a member is down); the condition's times stay (KubeAdmiral stamps them
+anew on every pass, rewriting the status each time). And what
+the apiserver has required of a Job's status since Kubernetes 1.31, which KubeAdmiral's
+status breaks (the host refuses it): `Complete` comes with `SuccessCriteriaMet`, `Failed`
+with `FailureTarget` (same reason and message), a finished Job has no `active` count,
+and once finished its status no longer changes (Karmada's rule; the apiserver refuses
+most changes to a finished Job's status).
 """
 
 from __future__ import annotations
@@ -24,14 +29,18 @@ from kubectl_fed.core.aggregation.collected import (
     Object,
     cluster_list,
     conditions_of,
-    settled,
     summed,
 )
 from kubectl_fed.core.aggregation.workloads import COUNTED_FIELDS
 from kubectl_fed.core.clock import parse
 
+# The condition the apiserver wants before each finished one (Kubernetes >= 1.31).
+PRECEDING = {"Complete": "SuccessCriteriaMet", "Failed": "FailureTarget"}
+
 
 def job(collected: Collected) -> Object:
+    if _finished_already(collected.previous):
+        return dict(collected.previous)
     status = summed(collected, COUNTED_FIELDS["Job"])
     reported = collected.reported()
     start = earliest(s.get("startTime") for _, s in reported)
@@ -44,12 +53,23 @@ def job(collected: Collected) -> Object:
         finished_at = _latest(s.get("completionTime") for _, s in reported)
         if not failed and finished_at:
             status["completionTime"] = finished_at
-        previous = conditions_of(collected.previous).get(condition["type"])
-        condition = settled(condition, previous, collected.now, updated=False)
-        # KubeAdmiral stamps both times at once; both stay while nothing changes.
-        condition["lastProbeTime"] = condition["lastTransitionTime"]
-        status["conditions"] = [condition]
+        status.pop("active", None)
+        status["conditions"] = [
+            _stamped({**condition, "type": PRECEDING[condition["type"]]}, collected),
+            _stamped(condition, collected),
+        ]
     return status
+
+
+def _stamped(condition: Object, collected: Collected) -> Object:
+    """Both times now, as KubeAdmiral stamps them; they stay, as the whole status does
+    once finished."""
+    return {**condition, "lastProbeTime": collected.now, "lastTransitionTime": collected.now}
+
+
+def _finished_already(status: object) -> bool:
+    conditions = conditions_of(status if isinstance(status, dict) else {})
+    return any(conditions.get(t, {}).get("status") == "True" for t in PRECEDING)
 
 
 def _finished(completed: list[str], failed: list[str]) -> Object:
