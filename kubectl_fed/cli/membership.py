@@ -245,8 +245,7 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
     # List the members
     kubectl fed clusters
 
-    # Probe every member now, record what answers and its capacity, and show endpoints,
-    # credentials and CPU and memory (available/allocatable)
+    # Probe every member now, record what answers and its capacity, show all of it
     kubectl fed clusters --refresh -o wide
     """,
 )
