@@ -338,3 +338,19 @@ def test_cluster_capacity_from_the_members_nodes(fed_host: Kubectl, nodes: None)
     member_1 = next(i for i in again["items"] if i["metadata"]["name"] == "member-1")
     assert member_1["status"]["resources"]["schedulableNodes"] == 1
     assert member_1["status"]["resources"]["available"] == {"cpu": "3750m", "memory": "7680Mi"}
+
+
+def test_rollout_status_bad_input_is_one_line(fed_host: Kubectl, ns: str) -> None:
+    cases = {
+        ("deploy/ghost",): 'error: deployments.apps "ghost" not found',
+        ("jobs/x",): "error: no status viewer has been implemented for Job.batch",
+        ("deploy",): "error: expected TYPE/NAME or TYPE NAME, not 'deploy'",
+        ("frobs/x",): 'error: the server does not have a resource type "frobs"',
+    }
+    for args, expected in cases.items():
+        result = fed_host.fed("rollout", "status", *args, "-n", ns, check=False)
+        assert (result.code, result.err.strip()) == (1, expected), (args, result.err)
+    fed_host.run("-n", ns, "create", "deployment", "plain", "--image=nginx")
+    plain = fed_host.fed("rollout", "status", "deploy/plain", "-n", ns, check=False)
+    assert plain.code == 1 and "is not federated" in plain.err
+    assert len(plain.err.strip().splitlines()) == 1 and "Traceback" not in plain.err
