@@ -180,6 +180,7 @@ for command in (
     init.init,
     membership.join,
     membership.unjoin,
+    membership.rotate,
     membership.clusters,
     get.get,
     membership.cordon,

@@ -19,9 +19,11 @@ from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
 from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.core.status import ClusterStatus
+from kubectl_fed.errors import FedError
 from kubectl_fed.kube.capacity import read_capacity
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
+from kubectl_fed.kube.identity import renew_due
 from kubectl_fed.planning.leaving import refresh_orphaning
 from kubectl_fed.planning.members import Member, Members
 from kubectl_fed.planning.plan import (
@@ -94,8 +96,11 @@ class Reconciler:
         progress: Callable[[str], None] | None = None,
         scope: Scope | None = None,
         events: EventRecorder | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
+        # What a person should hear of besides objects (a token renewed, or not).
+        self.notice = notice or (lambda _message: None)
         self.options = options
         self.progress = progress or (lambda _message: None)
         self.planner = Planner()
@@ -111,6 +116,8 @@ class Reconciler:
         started = time.monotonic()
         self.host.kube.counts.clear()
         snap = load(self.host, only)
+        if only is None:
+            self._renew_tokens(snap)
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         try:
             self._record_reachability(snap, members, discover=only is None)
@@ -135,6 +142,24 @@ class Reconciler:
             self.options.drift,
             needs_full_pass=only is not None and any(leader_moved(p) for p in plans),
         )
+
+    def _renew_tokens(self, snap: HostSnapshot) -> None:
+        """Member tokens that used most of their lifetime are renewed by the member
+        identity itself, so a federation synced now and then never sees one expire. A
+        failed renewal is said and retried on the next full pass; the old token still
+        works until it expires."""
+        for cluster in snap.clusters:
+            name = cluster["metadata"]["name"]
+            try:
+                token = renew_due(self.host, cluster)
+            except FedError as err:
+                self.notice(f"warning: cluster {name}: token not renewed: {err.message}")
+                continue
+            if token is not None:
+                until = (
+                    f" (valid until {token.expires:%Y-%m-%dT%H:%M:%SZ})" if token.expires else ""
+                )
+                self.notice(f"cluster {name}: token renewed{until}")
 
     def _record_reachability(self, snap: HostSnapshot, members: Members, discover: bool) -> None:
         """Keep FederatedCluster Ready/Offline and, on a full pass, the members' API

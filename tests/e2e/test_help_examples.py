@@ -50,6 +50,7 @@ ORDER = [
     "config set",
     "config unset",
     "doctor",
+    "rotate",
     "adopt",
     "unjoin",
 ]
