@@ -19,6 +19,7 @@ from kubectl_fed.cli import (
     get,
     init,
     membership,
+    rollout,
     status,
     sync,
 )
@@ -190,6 +191,7 @@ for command in (
     adopt.adopt,
     diff.diff,
     status.status,
+    rollout.rollout,
     explain.explain,
     doctor.doctor,
 ):

@@ -308,6 +308,34 @@ def _cluster_columns() -> list[Any]:
         Column("AGE", lambda c: age(c["metadata"].get("creationTimestamp"))),
         Column("ENDPOINT", lambda c: (c.get("spec") or {}).get("apiEndpoint"), wide_only=True),
         Column("CREDENTIALS", credentials_mode, wide_only=True),
+        *_capacity_columns(),
+    ]
+
+
+def _capacity_columns() -> list[Any]:
+    """NODES (schedulable), CPU and MEMORY (available/allocatable), as recorded in
+    status.resources by join, `--refresh` and sync; `<unknown>` before any record."""
+    from kubectl_fed.core.capacity import shown
+    from kubectl_fed.output import Column
+
+    def resources(c: dict[str, Any]) -> Any:
+        return (c.get("status") or {}).get("resources")
+
+    def nodes(c: dict[str, Any]) -> Any:
+        recorded = resources(c)
+        return recorded.get("schedulableNodes", 0) if isinstance(recorded, dict) else "<unknown>"
+
+    def resource(name: str) -> Any:
+        def cell(c: dict[str, Any]) -> Any:
+            recorded = resources(c)
+            return shown(recorded, name) if isinstance(recorded, dict) else "<unknown>"
+
+        return cell
+
+    return [
+        Column("NODES", nodes, wide_only=True),
+        Column("CPU", resource("cpu"), wide_only=True),
+        Column("MEMORY", resource("memory"), wide_only=True),
     ]
 
 
@@ -344,7 +372,7 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
     # List the members
     kubectl fed clusters
 
-    # Probe every member now, record what answers, and show endpoints and credentials
+    # Probe every member now, record what answers and its capacity, show all of it
     kubectl fed clusters --refresh -o wide
     """,
 )
@@ -353,10 +381,17 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
 @click.option(
     "--refresh",
     is_flag=True,
-    help="Probe every member now (concurrently) and record Ready/Offline in status.",
+    help="Probe every member now (concurrently) and record Ready/Offline, version, API "
+    "resources and capacity (nodes, CPU, memory) in status.",
 )
 def clusters(output: str, no_headers: bool, refresh: bool) -> None:
-    """List the members of the federation."""
+    """List the members of the federation.
+
+    -o wide adds ENDPOINT, CREDENTIALS, and the capacity recorded in status.resources as
+    KubeAdmiral's cluster controller records it: NODES (schedulable), CPU and MEMORY
+    (available/allocatable; available is allocatable minus the requests of pods that have
+    not terminated). A member without nodes shows 0 and <none>.
+    """
     list_clusters(output, no_headers, refresh)
 
 

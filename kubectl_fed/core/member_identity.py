@@ -50,6 +50,9 @@ TOKEN_EXPIRES_ANNOTATION: Final = "kubectl-fed.io/token-expires"
 # actually send.
 WRITE_VERBS: Final = ("get", "list", "watch", "create", "patch", "delete")
 DISCOVERY_URLS: Final = ("/api", "/api/*", "/apis", "/apis/*", "/version")
+# Read to record the member's capacity (FederatedCluster status.resources, core/capacity):
+# its nodes and the requests of its pods, listed, never changed.
+CAPACITY_READS: Final = ("nodes", "pods")
 
 CREDENTIAL_MODES: Final = ("serviceaccount", "copy", "local")
 _NAMESPACES: Final = FederatedType("", "v1", "Namespace", "namespaces", False)
@@ -65,7 +68,8 @@ def username(namespace: str) -> str:
 
 
 def cluster_rules(types: Iterable[FederatedType]) -> list[dict[str, Any]]:
-    """The member ClusterRole: the federated types' verbs, namespaces and discovery.
+    """The member ClusterRole: the federated types' verbs, namespaces, listing nodes and
+    pods (the member's capacity), and discovery.
 
     Nothing else: a FederatedTypeConfig that adds a kind needs `join --update-role`.
     Federated RBAC objects can grant only what this role holds (no `escalate`/`bind`):
@@ -79,6 +83,7 @@ def cluster_rules(types: Iterable[FederatedType]) -> list[dict[str, Any]]:
         {"apiGroups": [group], "resources": sorted(plurals), "verbs": list(WRITE_VERBS)}
         for group, plurals in sorted(by_group.items())
     ]
+    rules.append({"apiGroups": [""], "resources": list(CAPACITY_READS), "verbs": ["list"]})
     rules.append({"nonResourceURLs": list(DISCOVERY_URLS), "verbs": ["get"]})
     return rules
 
@@ -341,9 +346,12 @@ def describe_credential(
 def member_permissions(types: Iterable[FederatedType]) -> list[Permission]:
     """What the member role must allow, as questions `doctor` asks the member."""
     return [
-        Permission(verb, ftype.plural, ftype.group)
-        for ftype in [*types, _NAMESPACES]
-        for verb in ("list", "patch")
+        *(
+            Permission(verb, ftype.plural, ftype.group)
+            for ftype in [*types, _NAMESPACES]
+            for verb in ("list", "patch")
+        ),
+        *(Permission("list", plural) for plural in CAPACITY_READS),
     ]
 
 

@@ -222,6 +222,9 @@ class Probe:
     api_resources: list[dict[str, str]] = field(default_factory=list)
     cluster_id: str = ""  # the kube-system UID; "" when it could not be read
     id_error: str = ""  # why it could not be read
+    # status.resources (core/capacity); None: not read, what was recorded stays.
+    resources: dict[str, Any] | None = None
+    resources_error: str = ""  # why the nodes or pods could not be read
 
 
 def probe_status(previous: dict[str, Any], probe: Probe, now: str) -> dict[str, Any]:
@@ -238,6 +241,8 @@ def probe_status(previous: dict[str, Any], probe: Probe, now: str) -> dict[str, 
     if probe.reachable:
         status["kubernetesVersion"] = probe.version
         status["apiResourceTypes"] = probe.api_resources
+        if probe.resources is not None:
+            status["resources"] = probe.resources
     return status
 
 

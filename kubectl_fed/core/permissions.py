@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.aggregation import aggregator_for
 from kubectl_fed.core.federated_types import FederatedType
-from kubectl_fed.core.status import COUNTED_FIELDS
 
 ALL_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
 READ_VERBS: Final = ("get", "list", "watch")
@@ -83,7 +83,8 @@ def sync_permissions(fed_namespace: str, types: list[FederatedType]) -> list[Per
     needed.append((("get", "create", "patch"), "events", "", "", ""))
     for ftype in types:
         needed.append((READ_VERBS, ftype.plural, ftype.group, "", ""))
-        if ftype.kind in COUNTED_FIELDS:  # workload counts are summed into the template
+        if ftype.status_aggregation and aggregator_for(ftype.group, ftype.kind):
+            # the members' status is aggregated into the template
             needed.append((("patch",), ftype.plural, ftype.group, "status", ""))
     return [
         Permission(verb, resource, group, subresource, namespace)

@@ -9,6 +9,7 @@ from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.clock import now, utc_now
 from kubectl_fed.core.member_identity import expired_token_message
 from kubectl_fed.core.membership import Probe, credentials_mode, probe_status, tls_server_name
+from kubectl_fed.core.mergepatch import replacing
 from kubectl_fed.errors import CRDsMissing, FedError
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import ConnectionSpec, connect, context_spec, member_spec
@@ -69,7 +70,8 @@ class Host:
         previous = ((cluster or self.cluster(name) or {}).get("status")) or {}
         status = probe_status(previous, probe, now())
         self.kube.merge_patch(
-            fed_path(kubeadmiral.FEDERATED_CLUSTERS, name) + "/status", {"status": status}
+            fed_path(kubeadmiral.FEDERATED_CLUSTERS, name) + "/status",
+            {"status": replacing(previous, status)},
         )
         return status
 

@@ -27,6 +27,7 @@ from kubectl_fed.core.membership import (
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube import identity as member_identity
+from kubectl_fed.kube.capacity import read_capacity
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import connect_target, kubeconfig_target
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
@@ -75,7 +76,7 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
     if mode == "serviceaccount":
         _refuse_plain_http(target)
     server, insecure = target.credentials.server, target.credentials.insecure
-    probe = _probe(connect_target(request.kubeconfig, target, timeout))
+    probe = _probe(connect_target(request.kubeconfig, target, timeout), capacity=True)
     if not probe.reachable:
         raise FedError(f"cluster {request.name!r} does not answer: {probe.message}")
     if not probe.cluster_id:
@@ -440,11 +441,17 @@ def _copyable(target: Target) -> Credentials:
         raise FedError(str(err)) from None
 
 
-def _probe(kube: ClusterClient) -> Probe:
+def _probe(kube: ClusterClient, capacity: bool = False) -> Probe:
+    """What a member is: its version, API resources and identity, and with `capacity`
+    its nodes' capacity (status.resources)."""
+    resources: dict[str, Any] | None = None
+    resources_error = ""
     try:
         version = kube.server_version()
-        resources = api_resource_types(kube.api_resources())
+        api_resources = api_resource_types(kube.api_resources())
         identity, error = _identity(kube)
+        if capacity:
+            resources, resources_error = _capacity(kube)
     except ApiError as err:
         return Probe(reachable=False, message=str(err))
     finally:
@@ -452,10 +459,23 @@ def _probe(kube: ClusterClient) -> Probe:
     return Probe(
         reachable=True,
         version=version,
-        api_resources=resources,
+        api_resources=api_resources,
         cluster_id=identity,
         id_error=error,
+        resources=resources,
+        resources_error=resources_error,
     )
+
+
+def _capacity(kube: ClusterClient) -> tuple[dict[str, Any] | None, str]:
+    """(status.resources, "") or (None, why not): credentials that may not list nodes or
+    pods keep what was recorded, and say so."""
+    try:
+        return read_capacity(kube), ""
+    except Unreachable:
+        raise
+    except ApiError as err:
+        return None, str(err)
 
 
 def _identity(kube: ClusterClient) -> tuple[str, str]:
@@ -484,17 +504,24 @@ def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -
             kube = host.connect_member(cluster, timeout)
         except FedError as err:
             return name, Probe(reachable=False, message=str(err))
-        return name, _probe(kube)
+        return name, _probe(kube, capacity=True)
 
     with ThreadPoolExecutor(max_workers=min(16, len(clusters))) as pool:
         results = list(pool.map(probe_one, clusters))
     by_name = {c["metadata"]["name"]: c for c in clusters}
+    warnings = []
     for name, probe in results:
         cluster = by_name[name]
         cluster["status"] = host.record_cluster_status(name, probe, cluster)
         if probe.cluster_id and not recorded_cluster_id(cluster):
             record_cluster_id(host, cluster, probe.cluster_id)
-    return identity_warnings({n: p.cluster_id for n, p in results if p.cluster_id}, clusters)
+        if probe.resources_error:
+            warnings.append(
+                f"cluster {name!r}: cannot read its nodes and pods for status.resources "
+                f"(kept as recorded): {probe.resources_error}"
+            )
+    ids = {n: p.cluster_id for n, p in results if p.cluster_id}
+    return warnings + identity_warnings(ids, clusters)
 
 
 def live_readiness(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federated_types import UNKNOWN_KIND
@@ -19,11 +20,12 @@ from kubectl_fed.core.membership import Probe, api_resource_types, condition
 from kubectl_fed.core.objects import ObjectKey
 from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.errors import FedError
+from kubectl_fed.kube.capacity import read_capacity
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.kube.identity import renew_due
 from kubectl_fed.planning.leaving import refresh_orphaning
-from kubectl_fed.planning.members import Members
+from kubectl_fed.planning.members import Member, Members
 from kubectl_fed.planning.plan import (
     ClusterResult,
     DriftMode,
@@ -68,6 +70,20 @@ class PassReport:
         return sum(
             n for counts in self.requests.values() for m, n in counts.items() if m in mutating
         )
+
+
+def _discover(member: Member, resources: list[Any], capacity: Any) -> tuple[list[Any], Any]:
+    """A member's API resources and capacity (status.resources) as they are now; what
+    was recorded where it refuses to say (discovery or node and pod lists forbidden)."""
+    assert member.kube is not None
+    try:
+        resources = api_resource_types(member.kube.api_resources())
+        capacity = read_capacity(member.kube)
+    except Unreachable as err:
+        member.mark_unreachable(err)
+    except ApiError:
+        pass  # refused: keep what was recorded
+    return resources, capacity
 
 
 class Reconciler:
@@ -154,16 +170,14 @@ class Reconciler:
             member = members.by_name[name]
             status = cluster.get("status") or {}
             resources = status.get("apiResourceTypes") or []
+            capacity = status.get("resources")
             if discover and member.reachable and member.kube is not None:
-                try:
-                    resources = api_resource_types(member.kube.api_resources())
-                except Unreachable as err:
-                    member.mark_unreachable(err)
-                except ApiError:
-                    pass  # discovery refused: keep what was recorded
+                resources, capacity = _discover(member, resources, capacity)
             was_ready = condition(cluster, kubeadmiral.READY) == "True"
-            if was_ready == member.reachable and resources == (
-                status.get("apiResourceTypes") or []
+            if (
+                was_ready == member.reachable
+                and resources == (status.get("apiResourceTypes") or [])
+                and capacity == status.get("resources")
             ):
                 continue
             probe = Probe(
@@ -171,6 +185,7 @@ class Reconciler:
                 message=member.error,
                 version=status.get("kubernetesVersion", ""),
                 api_resources=resources,
+                resources=capacity,
             )
             # Not recorded now: a later pass records it; this pass goes on.
             with contextlib.suppress(ApiError):

@@ -148,8 +148,11 @@ def test_sync_runs_as_the_identity_and_the_member_refuses_the_rest(
     assert entry(report, "deployment.apps/web", ns)["ok"], report
     assert get(fed_host, "member-1", "deployment", "web", "-n", ns) is not None
     token = stored_token(fed_host, "member-1")
-    # Outside its role: nodes, and granting itself more (RBAC refuses the escalation).
-    nodes = fed_host.run("--context", "member-1", "--token", token, "get", "nodes", check=False)
+    # Outside its role: a node (it may only list them, for the member's capacity), and
+    # granting itself more (RBAC refuses the escalation).
+    nodes = fed_host.run(
+        "--context", "member-1", "--token", token, "get", "node", "any", check=False
+    )
     assert nodes.code != 0 and "forbidden" in nodes.err.lower()
     grab = fed_host.run(
         "--context",
