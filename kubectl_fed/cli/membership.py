@@ -138,6 +138,8 @@ def join(
     )
     joined = do_join(s.host(), request, s.timeout)
     _warn(joined.warnings)
+    for what in joined.removed:
+        click.echo(f"{what} deleted from {name} (no longer used)", err=output != "text")
     if output != "text":
         click.echo(dump_documents([redact(o) for o in joined.objects], output))
         return

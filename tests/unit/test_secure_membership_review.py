@@ -1,0 +1,86 @@
+"""Review of issue "Secure membership": half-done states, dead ends and misleading advice
+found by hunting, each held here (on the in-memory fake) so that it stays fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from kubectl_fed.core import member_identity as ident
+from kubectl_fed.errors import FedError
+from tests.fake import FakeFederation
+from tests.fake.cluster import FakeCluster
+
+FED_NS = "kube-admiral-system"
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+RBAC_KINDS = ("clusterroles", "clusterrolebindings")
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[FakeFederation]:
+    with FakeFederation(["member-1", "member-2"], join=False) as fed:
+        for name in fed.members:
+            fed.join(name, credentials="serviceaccount")
+        yield fed
+
+
+@pytest.fixture
+def fed(base: FakeFederation) -> Iterator[FakeFederation]:
+    clone = base.clone()
+    yield clone
+    clone.close()
+
+
+def secret_path(member: str) -> str:
+    return f"/api/v1/namespaces/{FED_NS}/secrets/{member}-credentials"
+
+
+def has_identity(member: FakeCluster) -> bool:
+    found = [member.get("serviceaccounts", ident.SERVICE_ACCOUNT, FED_NS)]
+    found += [member.get(f"{kind}.rbac.authorization.k8s.io", ident.ROLE) for kind in RBAC_KINDS]
+    return any(found)
+
+
+def expire(fed: FakeFederation, member: str) -> None:
+    now = datetime.now(timezone.utc)
+    annotations = {
+        ident.TOKEN_ISSUED_ANNOTATION: (now - timedelta(days=366)).strftime(STAMP),
+        ident.TOKEN_EXPIRES_ANNOTATION: (now - timedelta(days=1)).strftime(STAMP),
+    }
+    fed.kube().merge_patch(secret_path(member), {"metadata": {"annotations": annotations}})
+
+
+# --------------------------------------------------------------------------- join
+
+
+def test_a_minted_token_that_does_not_open_the_member_leaves_no_identity() -> None:
+    """Behind an authenticating proxy (Rancher, Teleport) the operator's context works
+    and a ServiceAccount token does not: join fails, and must not leave the ServiceAccount,
+    roles and bindings it just created (no host record names them for unjoin)."""
+    with FakeFederation(["member-3"], join=False) as fed:
+        member = fed.members["member-3"]
+        serve = member._token_request
+
+        def useless_token(route: Any, body: Any) -> Any:
+            answer = serve(route, body)
+            answer["status"]["token"] = "a-token-this-member-does-not-take"
+            return answer
+
+        member._token_request = useless_token  # type: ignore[method-assign]
+        with pytest.raises(FedError, match="the minted kubectl-fed token does not open it"):
+            fed.join("member-3", credentials="serviceaccount")
+        assert fed.host.cluster("member-3") is None
+        assert not has_identity(member)
+
+
+def test_overwrite_with_copied_credentials_removes_the_identity(fed: FakeFederation) -> None:
+    """`join --overwrite --credentials copy|local` of a member that had kubectl-fed's
+    identity: nothing would ever remove it (unjoin removes only a serviceaccount member's)."""
+    member = fed.members["member-1"]
+    fed.join("member-1", credentials="copy", overwrite=True)
+    assert not has_identity(member)
+    fed.join("member-2", credentials="local", overwrite=True)
+    assert not has_identity(fed.members["member-2"])
