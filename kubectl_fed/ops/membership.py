@@ -367,7 +367,7 @@ def unjoin(
     warnings: list[str] = []
     try:
         handled, twin = _cascade(host, cluster, cascade, timeout, warnings)
-    except ApiError as err:
+    except FedError as err:  # down, or its stored credential unusable (expired, missing)
         if cascade == "delete":
             raise FedError(f"cannot delete the objects in {name}: {err}") from None
         warnings.append(f"objects in {name} keep their federation marks: {err}")

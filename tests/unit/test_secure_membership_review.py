@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core import member_identity as ident
 from kubectl_fed.errors import FedError
+from kubectl_fed.ops.membership import unjoin
 from tests.fake import FakeFederation
 from tests.fake.cluster import FakeCluster
 
@@ -84,3 +86,29 @@ def test_overwrite_with_copied_credentials_removes_the_identity(fed: FakeFederat
     assert not has_identity(member)
     fed.join("member-2", credentials="local", overwrite=True)
     assert not has_identity(fed.members["member-2"])
+
+
+# --------------------------------------------------------------------------- unjoin
+
+
+@pytest.mark.parametrize("broken", ["expired token", "no secretRef", "Secret missing"])
+def test_unjoin_orphan_goes_ahead_when_the_stored_credential_is_unusable(
+    fed: FakeFederation, broken: str
+) -> None:
+    """A member whose stored credential cannot be used can still be unjoined (as one that
+    is down): the host side goes, the marks stay (said), and the identity is removed with
+    the operator's context. `--cascade delete` refuses, in one line."""
+    if broken == "expired token":
+        expire(fed, "member-1")
+    elif broken == "Secret missing":
+        fed.kube().delete(secret_path("member-1"))
+    else:
+        path = f"/apis/{kubeadmiral.API_VERSION}/{kubeadmiral.FEDERATED_CLUSTERS}/member-1"
+        fed.kube().merge_patch(path, {"spec": {"secretRef": None}})
+    with pytest.raises(FedError, match="cannot delete the objects in member-1"):
+        unjoin(fed.host, "member-1", "delete", fed.timeout, None, str(fed.kubeconfig))
+    assert fed.host.cluster("member-1") is not None
+    done = unjoin(fed.host, "member-1", "orphan", fed.timeout, None, str(fed.kubeconfig))
+    assert fed.host.cluster("member-1") is None
+    assert any("keep their federation marks" in w for w in done.warnings), done.warnings
+    assert not has_identity(fed.members["member-1"])
