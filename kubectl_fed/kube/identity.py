@@ -8,6 +8,7 @@ and by sync, which renews the stored token with the identity's own credentials.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,15 +81,19 @@ def mint(
 def update_role(
     kube: ClusterClient, member: str, namespace: str, types: Iterable[FederatedType]
 ) -> dict[str, Any]:
-    """Rewrite the member ClusterRole for the federated types of now."""
+    """Rewrite the member ClusterRole for the federated types of now, and bring back
+    whatever of the identity was deleted by hand (a binding, the ServiceAccount): sync,
+    doctor and rotate send a person here when the identity is refused."""
     types = list(types)
-    role = next(o for o in ident.identity_objects(namespace, types) if o["kind"] == "ClusterRole")
+    objects = ident.identity_objects(namespace, types)
     try:
-        kube.apply(object_path(role), role)
+        _ensure_namespace(kube, namespace, dry_run=False)
+        for obj in objects:
+            kube.apply(object_path(obj), obj)
     except ApiError as err:
         raise FedError(_refusal(member, err)) from None
     _wait_enforced(kube, namespace, types)
-    return role
+    return next(o for o in objects if o["kind"] == "ClusterRole")
 
 
 def _wait_enforced(
@@ -117,7 +122,13 @@ def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) ->
     issued = utc_now()
     try:
         answer = kube.create(path, ident.token_request(ttl_s))
-    except (NotFound, MethodNotAllowed):
+    except (NotFound, MethodNotAllowed) as err:
+        if isinstance(err, NotFound) and _missing(kube, path.removesuffix("/token")):
+            raise FedError(
+                f"member {member}: serviceaccount {namespace}/{ident.SERVICE_ACCOUNT} is "
+                f"missing (deleted by hand?): `kubectl fed join {member} --update-role` "
+                f"creates it again, then `kubectl fed rotate {member}` gets it a token"
+            ) from None
         return _legacy_token(kube, member, namespace)
     try:
         return ident.token_from_answer(answer, issued)
@@ -128,6 +139,10 @@ def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) ->
 def _legacy_token(kube: ClusterClient, member: str, namespace: str) -> ident.Token:
     secret = ident.legacy_token_secret(namespace)
     path = object_path(secret)
+    # The token controller never changes a token it wrote: a new token takes a new
+    # Secret (deleting the old one also revokes the token it held).
+    with contextlib.suppress(NotFound):
+        kube.delete(path)
     kube.apply(path, secret)
     deadline = time.monotonic() + LEGACY_TOKEN_WAIT_S
     while True:
@@ -182,6 +197,17 @@ def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> Non
         kube.create("/api/v1/namespaces", body, dry_run=dry_run)
 
 
+def _missing(kube: ClusterClient, path: str) -> bool:
+    """Known to be missing (not: could not be asked)."""
+    try:
+        kube.get(path)
+        return False
+    except NotFound:
+        return True
+    except ApiError:
+        return False
+
+
 def _exists(kube: ClusterClient, obj: dict[str, Any]) -> bool:
     try:
         kube.get(object_path(obj))
@@ -229,8 +255,10 @@ def store_token(host: Host, cluster: dict[str, Any], token: ident.Token) -> None
     secret_name = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if not secret_name:
         raise FedError(f"cluster {cluster['metadata']['name']!r} has no spec.secretRef")
+    # A token without expiry (legacy) must not keep its predecessor's expiry.
+    annotations: dict[str, str | None] = {ident.TOKEN_EXPIRES_ANNOTATION: None}
     patch = {
-        "metadata": {"annotations": token.annotations()},
+        "metadata": {"annotations": {**annotations, **token.annotations()}},
         "data": {kubeadmiral.SECRET_TOKEN: base64.b64encode(token.value.encode()).decode()},
     }
     host.kube.merge_patch(host.secret_path(secret_name), patch)

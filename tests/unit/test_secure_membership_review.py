@@ -3,6 +3,7 @@ found by hunting, each held here (on the in-memory fake) so that it stays fixed.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -12,6 +13,9 @@ import pytest
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core import member_identity as ident
 from kubectl_fed.errors import FedError
+from kubectl_fed.kube import identity as kube_identity
+from kubectl_fed.kube.client import ClusterClient
+from kubectl_fed.ops import identity as ops_identity
 from kubectl_fed.ops.membership import unjoin
 from tests.fake import FakeFederation
 from tests.fake.cluster import FakeCluster
@@ -112,3 +116,83 @@ def test_unjoin_orphan_goes_ahead_when_the_stored_credential_is_unusable(
     assert fed.host.cluster("member-1") is None
     assert any("keep their federation marks" in w for w in done.warnings), done.warnings
     assert not has_identity(fed.members["member-1"])
+
+
+# --------------------------------------------------------------------------- repairs
+
+
+def test_update_role_restores_bindings_deleted_by_hand(fed: FakeFederation) -> None:
+    """sync and doctor answer a refused kind with `join NAME --update-role`: that must
+    also bring back a binding someone deleted, or the advice goes round in circles."""
+    member = fed.members["member-1"]
+    admin = member.kube()
+    admin.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{ident.ROLE}")
+    admin.delete(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{FED_NS}/rolebindings/{ident.ROLE}")
+    ops_identity.update_role(fed.host, "member-1", None, str(fed.kubeconfig), fed.timeout)
+    assert member.get("clusterrolebindings.rbac.authorization.k8s.io", ident.ROLE) is not None
+    assert member.get("rolebindings.rbac.authorization.k8s.io", ident.ROLE, FED_NS) is not None
+
+
+def test_rotate_names_a_service_account_deleted_by_hand(
+    fed: FakeFederation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TokenRequest for a ServiceAccount that is gone is a 404 too: that is not "no
+    TokenRequest API" (a 10 s wait, then advice to store your own credential instead)."""
+    monkeypatch.setattr(kube_identity, "LEGACY_TOKEN_WAIT_S", 5.0)
+    member = fed.members["member-1"]
+    member.kube().delete(f"/api/v1/namespaces/{FED_NS}/serviceaccounts/{ident.SERVICE_ACCOUNT}")
+    with pytest.raises(FedError) as raised:
+        ops_identity.rotate(fed.host, "member-1", None, str(fed.kubeconfig), None, fed.timeout)
+    message = raised.value.message
+    assert "TokenRequest" not in message and "--credentials copy" not in message, message
+    assert f"serviceaccount {FED_NS}/{ident.SERVICE_ACCOUNT}" in message
+    assert "kubectl fed join member-1 --update-role" in message
+    assert member.get("secrets", ident.LEGACY_TOKEN_SECRET, FED_NS) is None
+    # The advice works: the identity is back, and rotate gets it a token.
+    ops_identity.update_role(fed.host, "member-1", None, str(fed.kubeconfig), fed.timeout)
+    token = ops_identity.rotate(fed.host, "member-1", None, str(fed.kubeconfig), None, 5)
+    assert member.issued[token.value][0] == ident.username(FED_NS)
+    assert fed.run_pass().unreachable == {}
+
+
+# --------------------------------------------------------------------------- legacy tokens
+
+
+def token_controller(member: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member without the TokenRequest API whose token controller fills token Secrets
+    (a new token for each new Secret)."""
+    member.token_requests = False
+    real_get = ClusterClient.get
+    count = iter(range(1, 1000))
+
+    def get(self: Any, path: str, **query: Any) -> Any:
+        found = real_get(self, path, **query)
+        if path.endswith(f"/secrets/{ident.LEGACY_TOKEN_SECRET}") and "data" not in found:
+            token = f"legacy-token-{next(count)}"
+            member.issued[token] = (ident.username(FED_NS), 4e9)
+            member.kube().merge_patch(
+                path, {"data": {"token": base64.b64encode(token.encode()).decode()}}
+            )
+            found = real_get(self, path, **query)
+        return found
+
+    monkeypatch.setattr(ClusterClient, "get", get)
+
+
+def test_rotate_replaces_a_legacy_token_and_forgets_the_old_expiry(
+    base: FakeFederation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the TokenRequest API, `rotate` must give a new token (README: "rotate
+    replaces them"), not hand back the one the Secret already holds; and the expiry of
+    an earlier TokenRequest token must not stay on the host Secret (it would later make
+    every command refuse the member as expired)."""
+    with FakeFederation(["member-3"], join=False) as fed:
+        fed.join("member-3", credentials="serviceaccount")  # a TokenRequest token first
+        member = fed.members["member-3"]
+        token_controller(member, monkeypatch)
+        first = ops_identity.rotate(fed.host, "member-3", None, str(fed.kubeconfig), None, 5)
+        second = ops_identity.rotate(fed.host, "member-3", None, str(fed.kubeconfig), None, 5)
+        assert first.value != second.value
+        secret = fed.kube().get(secret_path("member-3"))
+        assert ident.lifetime_of(secret).expires is None
+        assert fed.run_pass().unreachable == {}
