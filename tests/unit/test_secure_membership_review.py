@@ -196,3 +196,19 @@ def test_rotate_replaces_a_legacy_token_and_forgets_the_old_expiry(
         secret = fed.kube().get(secret_path("member-3"))
         assert ident.lifetime_of(secret).expires is None
         assert fed.run_pass().unreachable == {}
+
+
+# --------------------------------------------------------------------------- bad Secrets
+
+
+def test_a_secret_holding_bytes_that_are_not_text_is_named_not_a_crash(
+    fed: FakeFederation,
+) -> None:
+    """Secret data is base64 of any bytes (the apiserver checks only the base64): a token
+    or proxy URL that is not UTF-8 made every sync and unjoin end in an internal error."""
+    fed.kube().merge_patch(secret_path("member-1"), {"data": {"proxy-url": "/w=="}})
+    report = fed.run_pass()
+    assert "proxy-url" in report.unreachable["member-1"]
+    assert report.unreachable.get("member-2") is None
+    done = unjoin(fed.host, "member-1", "orphan", fed.timeout, None, str(fed.kubeconfig))
+    assert fed.host.cluster("member-1") is None and done.warnings
