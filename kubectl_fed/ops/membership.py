@@ -306,7 +306,7 @@ def _write_join(
     dry = request.dry_run == "server"
     ensure_namespace(host.kube, host.fed_namespace, dry_run=dry)
     if secret:
-        host.kube.apply(host.secret_path(secret["metadata"]["name"]), secret, dry_run=dry)
+        _put_secret(host, secret, dry)
     try:
         if existing:
             # --overwrite replaces the spec, labels and annotations wholesale.
@@ -335,6 +335,21 @@ def _write_join(
     elif host.state.member(request.name):
         host.state.unset(f"members.{request.name}")
     host.record_cluster_status(request.name, probe)
+
+
+def _put_secret(host: Host, secret: dict[str, Any], dry: bool) -> None:
+    """The Secret holds exactly what this join stores. One already there is replaced
+    wholesale: a renewed token is merge-patched in, which takes the token and its expiry
+    out of join's server-side apply, so an apply would leave them next to a new
+    credential (and the old expiry would later refuse the member)."""
+    path = host.secret_path(secret["metadata"]["name"])
+    try:
+        live = host.kube.get(path)
+    except NotFound:
+        host.kube.apply(path, secret, dry_run=dry)
+        return
+    metadata = {**secret["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]}
+    host.kube.replace(path, {**secret, "metadata": metadata}, dry)
 
 
 @dataclass
