@@ -264,7 +264,9 @@ def store_token(host: Host, cluster: dict[str, Any], token: ident.Token) -> None
     host.kube.merge_patch(host.secret_path(secret_name), patch)
 
 
-def renew_due(host: Host, cluster: dict[str, Any], ttl_s: int | None = None) -> ident.Token | None:
+def renew_due(
+    host: Host, cluster: dict[str, Any], ttl_s: int | None = None, timeout: float | None = 30
+) -> ident.Token | None:
     """Renew a minted member token that has used most of its lifetime, with the member
     identity's own right to request tokens for itself. None when none was due."""
     if credentials_mode(cluster) != "serviceaccount":
@@ -275,12 +277,14 @@ def renew_due(host: Host, cluster: dict[str, Any], ttl_s: int | None = None) -> 
     lifetime = ident.lifetime_of(secret)
     if not lifetime.due(utc_now()) or lifetime.expired(utc_now()):
         return None  # an expired token cannot ask for another: `rotate` with a context
-    return renew_with_identity(host, cluster, ttl_s or lifetime.ttl_s())
+    return renew_with_identity(host, cluster, ttl_s or lifetime.ttl_s(), timeout)
 
 
-def renew_with_identity(host: Host, cluster: dict[str, Any], ttl_s: int) -> ident.Token:
+def renew_with_identity(
+    host: Host, cluster: dict[str, Any], ttl_s: int, timeout: float | None = 30
+) -> ident.Token:
     name = cluster["metadata"]["name"]
-    kube = host.connect_member(cluster, timeout=30)
+    kube = host.connect_member(cluster, timeout=timeout)
     try:
         token = issue_token(kube, name, host.fed_namespace, ttl_s)
     finally:

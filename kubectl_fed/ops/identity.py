@@ -82,7 +82,7 @@ def rotate(
     ttl = ttl_s or lifetime.ttl_s()
     if not context and not lifetime.expired(utc_now()):
         try:
-            return identity.renew_with_identity(host, cluster, ttl)
+            return identity.renew_with_identity(host, cluster, ttl, timeout)
         except (Unauthorized, Forbidden):
             # Revoked, expired early, its Role deleted, or a legacy token (a new one takes
             # a new Secret, which the identity may not write): the operator's turn.

@@ -15,8 +15,10 @@ from kubectl_fed.core import member_identity as ident
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube import identity as kube_identity
 from kubectl_fed.kube.client import ClusterClient
+from kubectl_fed.kube.host import Host
 from kubectl_fed.ops import identity as ops_identity
 from kubectl_fed.ops.membership import unjoin
+from kubectl_fed.sync.lease import LeaseLost
 from tests.fake import FakeFederation
 from tests.fake.cluster import FakeCluster
 
@@ -212,3 +214,46 @@ def test_a_secret_holding_bytes_that_are_not_text_is_named_not_a_crash(
     assert report.unreachable.get("member-2") is None
     done = unjoin(fed.host, "member-1", "orphan", fed.timeout, None, str(fed.kubeconfig))
     assert fed.host.cluster("member-1") is None and done.warnings
+
+
+# --------------------------------------------------------------------------- renewal in sync
+
+
+def make_due(fed: FakeFederation, member: str) -> None:
+    now = datetime.now(timezone.utc)
+    annotations = {
+        ident.TOKEN_ISSUED_ANNOTATION: (now - timedelta(days=300)).strftime(STAMP),
+        ident.TOKEN_EXPIRES_ANNOTATION: (now + timedelta(days=65)).strftime(STAMP),
+    }
+    fed.kube().merge_patch(secret_path(member), {"metadata": {"annotations": annotations}})
+
+
+def test_a_lost_lease_ends_the_pass_not_a_renewal_warning(fed: FakeFederation) -> None:
+    """LeaseLost is a FedError: caught as "token not renewed", the pass went on as if it
+    still held the lease."""
+    make_due(fed, "member-1")
+
+    def fence() -> None:
+        raise LeaseLost("another sync holds the lease")
+
+    fed.host.kube.fence = fence
+    with pytest.raises(LeaseLost):
+        fed.run_pass()
+
+
+def test_renewal_uses_the_request_timeout(
+    fed: FakeFederation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renewal ran with a fixed 30 s per member, whatever --request-timeout says: a member
+    that swallows packets held every full pass of its token's last 20% for 30 s."""
+    make_due(fed, "member-1")
+    seen: list[float | None] = []
+    connect = Host.connect_member
+
+    def spy(self: Host, cluster: dict[str, Any], timeout: float | None, pool_size: int = 8) -> Any:
+        seen.append(timeout)
+        return connect(self, cluster, timeout, pool_size)
+
+    monkeypatch.setattr(Host, "connect_member", spy)
+    fed.run_pass()
+    assert seen and set(seen) == {fed.timeout}
