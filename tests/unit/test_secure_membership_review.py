@@ -17,6 +17,7 @@ from kubectl_fed.kube import identity as kube_identity
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.host import Host
 from kubectl_fed.ops import identity as ops_identity
+from kubectl_fed.ops.doctor import doctor
 from kubectl_fed.ops.membership import unjoin
 from kubectl_fed.sync.lease import LeaseLost
 from tests.fake import FakeFederation
@@ -257,3 +258,16 @@ def test_renewal_uses_the_request_timeout(
     monkeypatch.setattr(Host, "connect_member", spy)
     fed.run_pass()
     assert seen and set(seen) == {fed.timeout}
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def test_doctor_fails_a_credential_the_member_refuses(fed: FakeFederation) -> None:
+    """A stored token the member refuses (its ServiceAccount deleted, revoked) cannot do
+    anything: WARN ("cannot ask what it may do") understated it."""
+    token = base64.b64encode(b"a-token-nobody-issued").decode()
+    fed.kube().merge_patch(secret_path("member-1"), {"data": {kubeadmiral.SECRET_TOKEN: token}})
+    checks = {c.name: c for c in doctor(fed.host, fed.timeout)}
+    assert checks["credentials member-1"].status == "FAIL", checks["credentials member-1"]
+    assert "refused" in checks["credentials member-1"].detail
