@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Federation, Kubectl
-from tests.e2e.helpers import get, sync_once
-from tests.e2e.test_secure_membership import kubeconfig_with, member_server, secret
+from tests.e2e.helpers import get, sync_once, wait_for
+from tests.e2e.test_secure_membership import (
+    SA_USER,
+    kubeconfig_with,
+    member_server,
+    secret,
+    stored_token,
+    whoami,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -93,3 +100,26 @@ def test_a_proxy_password_never_reaches_cluster_status(fed_host: Kubectl) -> Non
         remove = '[{"op": "remove", "path": "/data/proxy-url"}]'
         fed_host.run(*where, "patch", "secret", "member-1-credentials", "--type=json", "-p", remove)
         sync_once(fed_host)
+
+
+def test_the_revocation_rotate_names_cuts_a_leaked_token_off(
+    fed_host: Kubectl, member_2_back: None
+) -> None:
+    """`rotate` alone leaves the previous token valid until its expiry (a TokenRequest
+    token is not bound to anything that could be deleted); what `rotate --help` gives
+    for a leaked token works: delete the ServiceAccount, --update-role, rotate."""
+    leaked = stored_token(fed_host, "member-2")
+    fed_host.fed("rotate", "member-2")
+    assert whoami(fed_host, "member-2", leaked) == SA_USER  # still valid: why the help says so
+    where = ("--context", "member-2", "-n", FED_NS)
+    fed_host.run(*where, "delete", "serviceaccount", "kubectl-fed")
+    fed_host.fed("join", "member-2", "--update-role")
+    fed_host.fed("rotate", "member-2")
+    # The apiserver caches a token's authentication for 10 s.
+    assert wait_for(lambda: not accepted(fed_host, "member-2", leaked), timeout=30)
+    assert whoami(fed_host, "member-2", stored_token(fed_host, "member-2")) == SA_USER
+    assert sync_once(fed_host)[1]["unreachable"] == {}
+
+
+def accepted(k: Kubectl, context: str, token: str) -> bool:
+    return k.run("--context", context, "--token", token, "auth", "whoami", check=False).code == 0
