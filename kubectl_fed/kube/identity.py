@@ -62,6 +62,7 @@ def mint(
     objects = ident.identity_objects(namespace, types)
     created: list[dict[str, Any]] = []
     try:
+        _refuse_another_federation(kube, member, namespace)
         _ensure_namespace(kube, namespace, dry_run)
         for obj in objects:
             if not _exists(kube, obj):
@@ -86,6 +87,7 @@ def update_role(
     doctor and rotate send a person here when the identity is refused."""
     types = list(types)
     objects = ident.identity_objects(namespace, types)
+    _refuse_another_federation(kube, member, namespace)
     try:
         _ensure_namespace(kube, namespace, dry_run=False)
         for obj in objects:
@@ -195,6 +197,33 @@ def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> Non
         metadata = {"name": namespace, "labels": ident.identity_labels()}
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
         kube.create("/api/v1/namespaces", body, dry_run=dry_run)
+
+
+def _refuse_another_federation(kube: ClusterClient, member: str, namespace: str) -> None:
+    """The ClusterRole and ClusterRoleBinding `kubectl-fed` are cluster-scoped: bound to
+    the ServiceAccount of another fed namespace, the cluster is a member of another
+    federation, and taking the binding over would silently cut that one off."""
+    try:
+        binding = kube.get(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{ident.ROLE}")
+    except NotFound:
+        return
+    except ApiError as err:
+        raise FedError(_refusal(member, err)) from None
+    ours = ("ServiceAccount", ident.SERVICE_ACCOUNT, namespace)
+    others = [
+        s
+        for s in binding.get("subjects") or []
+        if (s.get("kind"), s.get("name"), s.get("namespace")) != ours
+    ]
+    if others:
+        named = ", ".join(
+            f"{s.get('kind', '').lower()} {s.get('namespace')}/{s.get('name')}" for s in others
+        )
+        raise FedError(
+            f"member {member}: clusterrolebinding {ident.ROLE} binds {named}: the cluster "
+            "is in another federation; unjoin it there first, or join it here with "
+            "--credentials copy or --credentials local"
+        )
 
 
 def _missing(kube: ClusterClient, path: str) -> bool:

@@ -130,7 +130,9 @@ def test_update_role_restores_bindings_deleted_by_hand(fed: FakeFederation) -> N
     member = fed.members["member-1"]
     admin = member.kube()
     admin.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{ident.ROLE}")
-    admin.delete(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{FED_NS}/rolebindings/{ident.ROLE}")
+    admin.delete(
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{FED_NS}/rolebindings/{ident.ROLE}"
+    )
     ops_identity.update_role(fed.host, "member-1", None, str(fed.kubeconfig), fed.timeout)
     assert member.get("clusterrolebindings.rbac.authorization.k8s.io", ident.ROLE) is not None
     assert member.get("rolebindings.rbac.authorization.k8s.io", ident.ROLE, FED_NS) is not None
@@ -271,3 +273,56 @@ def test_doctor_fails_a_credential_the_member_refuses(fed: FakeFederation) -> No
     checks = {c.name: c for c in doctor(fed.host, fed.timeout)}
     assert checks["credentials member-1"].status == "FAIL", checks["credentials member-1"]
     assert "refused" in checks["credentials member-1"].detail
+
+
+# --------------------------------------------------------------------------- another federation
+
+
+def bind_elsewhere(member: FakeCluster) -> list[dict[str, str]]:
+    """The member as another federation (fed namespace fed-b) left it: the one
+    ClusterRoleBinding `kubectl-fed` binds that federation's ServiceAccount."""
+    path = f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{ident.ROLE}"
+    foreign = [{"kind": "ServiceAccount", "name": ident.SERVICE_ACCOUNT, "namespace": "fed-b"}]
+    role_ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ident.ROLE}
+    metadata: dict[str, Any] = {"name": ident.ROLE}
+    admin = member.kube()
+    live = member.get("clusterrolebindings.rbac.authorization.k8s.io", ident.ROLE)
+    if live:
+        metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
+    body = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": metadata,
+        "roleRef": role_ref,
+        "subjects": foreign,
+    }
+    if live:
+        admin.replace(path, body)
+    else:
+        admin.create(path.rsplit("/", 1)[0], body)
+    return foreign
+
+
+def test_join_refuses_a_member_whose_kubectl_fed_binding_is_another_federations() -> None:
+    """Two federations (fed namespaces) share the cluster-scoped names: the second join
+    rebound `kubectl-fed` to its own ServiceAccount and the first federation lost every
+    permission there, silently; its `--update-role` took them back, and so on."""
+    with FakeFederation(["member-3"], join=False) as fed:
+        member = fed.members["member-3"]
+        foreign = bind_elsewhere(member)
+        with pytest.raises(FedError, match="another federation") as raised:
+            fed.join("member-3", credentials="serviceaccount")
+        assert "fed-b" in raised.value.message
+        binding = member.must("clusterrolebindings.rbac.authorization.k8s.io", ident.ROLE)
+        assert binding["subjects"] == foreign
+        assert member.get("serviceaccounts", ident.SERVICE_ACCOUNT, FED_NS) is None
+        assert fed.host.cluster("member-3") is None
+
+
+def test_update_role_refuses_to_take_the_binding_back(fed: FakeFederation) -> None:
+    member = fed.members["member-1"]
+    foreign = bind_elsewhere(member)
+    with pytest.raises(FedError, match="another federation"):
+        ops_identity.update_role(fed.host, "member-1", None, str(fed.kubeconfig), fed.timeout)
+    binding = member.must("clusterrolebindings.rbac.authorization.k8s.io", ident.ROLE)
+    assert binding["subjects"] == foreign
