@@ -63,8 +63,10 @@ def mint(
     created: list[dict[str, Any]] = []
     try:
         _refuse_another_federation(kube, member, namespace)
-        _ensure_namespace(kube, namespace, dry_run)
+        new_namespace = _ensure_namespace(kube, namespace, dry_run)
         for obj in objects:
+            if dry_run and new_namespace and obj["metadata"].get("namespace"):
+                continue  # a dry-run namespace holds nothing a next request could see
             if not _exists(kube, obj):
                 created.append(obj)
             kube.apply(object_path(obj), obj, dry_run=dry_run)
@@ -187,16 +189,18 @@ def leftovers(namespace: str) -> list[str]:
     return [ident.describe_object(o) for o in ident.identity_objects(namespace, [])]
 
 
-def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> None:
+def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> bool:
     """The fed namespace in the member; one join creates is labelled as kubectl-fed's.
     unjoin leaves it: deleting a namespace is slow and final (a join right after would
-    find it terminating), and it may hold what others put there."""
+    find it terminating), and it may hold what others put there. True: it was missing."""
     try:
         kube.get(f"/api/v1/namespaces/{namespace}")
+        return False
     except NotFound:
         metadata = {"name": namespace, "labels": ident.identity_labels()}
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
         kube.create("/api/v1/namespaces", body, dry_run=dry_run)
+        return True
 
 
 def _refuse_another_federation(kube: ClusterClient, member: str, namespace: str) -> None:

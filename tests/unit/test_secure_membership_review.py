@@ -18,7 +18,7 @@ from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.host import Host
 from kubectl_fed.ops import identity as ops_identity
 from kubectl_fed.ops.doctor import doctor
-from kubectl_fed.ops.membership import unjoin
+from kubectl_fed.ops.membership import JoinRequest, join, unjoin
 from kubectl_fed.sync.lease import LeaseLost
 from tests.fake import FakeFederation
 from tests.fake.cluster import FakeCluster
@@ -326,3 +326,26 @@ def test_update_role_refuses_to_take_the_binding_back(fed: FakeFederation) -> No
         ops_identity.update_role(fed.host, "member-1", None, str(fed.kubeconfig), fed.timeout)
     binding = member.must("clusterrolebindings.rbac.authorization.k8s.io", ident.ROLE)
     assert binding["subjects"] == foreign
+
+
+def test_a_server_dry_run_join_of_a_new_member_writes_nothing_and_succeeds() -> None:
+    """The fed namespace a dry run "creates" in the member does not exist for the next
+    dry-run request: the Role, RoleBinding and ServiceAccount in it were refused with
+    "namespaces not found", so `join --dry-run=server` failed on every new member."""
+    with FakeFederation(["member-3"], join=False) as fed:
+        request = JoinRequest(
+            name="member-3",
+            context="member-3",
+            kubeconfig=str(fed.kubeconfig),
+            labels={},
+            taints=[],
+            credentials="serviceaccount",
+            overwrite=False,
+            dry_run="server",
+        )
+        joined = join(fed.host, request, fed.timeout)
+        kinds = {o["kind"] for o in joined.objects}
+        assert {"ServiceAccount", "ClusterRole", "RoleBinding", "FederatedCluster"} <= kinds
+        member = fed.members["member-3"]
+        assert member.get("namespaces", FED_NS) is None and not has_identity(member)
+        assert fed.host.cluster("member-3") is None
