@@ -138,6 +138,8 @@ def join(
     )
     joined = do_join(s.host(), request, s.timeout)
     _warn(joined.warnings)
+    for what in joined.removed:
+        click.echo(f"{what} deleted from {name} (no longer used)", err=output != "text")
     if output != "text":
         click.echo(dump_documents([redact(o) for o in joined.objects], output))
         return
@@ -245,7 +247,10 @@ def rotate(
     """Give member NAME's kubectl-fed identity a new token and store it.
 
     sync does this by itself once a token has used 80% of its lifetime; `rotate` does it
-    now (a token seen where it should not be, an expired one).
+    now (an expired token, a shorter --token-ttl). The previous token stays valid until
+    its own expiry: to cut off a token seen where it should not be, delete the
+    ServiceAccount kubectl-fed in the member (every token of it stops working), then run
+    `kubectl fed join NAME --update-role` and `kubectl fed rotate NAME`.
     """
     from kubectl_fed.ops.identity import rotate as do_rotate
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,21 +85,41 @@ def build_secret(cluster: str, namespace: str, access: StoredAccess) -> dict[str
 
 
 def credentials_from_secret(server: str, insecure: bool, secret: dict[str, Any]) -> Credentials:
-    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-    token = data.get(kubeadmiral.SECRET_TOKEN)
+    """Raises ValueError naming a key whose value cannot be used (never the value)."""
+    data = _decoded(secret)
     return Credentials(
         server=server,
         ca_data=data.get(kubeadmiral.SECRET_CA) or data.get(kubeadmiral.SECRET_TOKEN_CA),
         cert_data=data.get(kubeadmiral.SECRET_CERT),
         key_data=data.get(kubeadmiral.SECRET_KEY),
-        token=token.decode() if token else None,
+        token=_text(data, kubeadmiral.SECRET_TOKEN),
         insecure=insecure,
     )
 
 
 def proxy_url_from_secret(secret: dict[str, Any]) -> str | None:
-    raw = (secret.get("data") or {}).get(SECRET_PROXY_URL)
-    return base64.b64decode(raw).decode() if raw else None
+    return _text(_decoded(secret), SECRET_PROXY_URL)
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, bytes]:
+    out = {}
+    for key, value in (secret.get("data") or {}).items():
+        try:
+            out[key] = base64.b64decode(value)
+        except (binascii.Error, TypeError):
+            raise ValueError(f"{key} is not base64") from None
+    return out
+
+
+def _text(data: dict[str, bytes], key: str) -> str | None:
+    """A token or URL: any bytes fit in a Secret, only UTF-8 text is one."""
+    raw = data.get(key)
+    if not raw:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"{key} is not text") from None
 
 
 def redact(obj: dict[str, Any]) -> dict[str, Any]:

@@ -87,13 +87,13 @@ def member_spec(
     """A member whose credentials are stored in the host, from its FederatedCluster's
     endpoint and TLS settings and its Secret (with the proxy its context named at join).
     Over plain http none are sent (as kubectl)."""
-    credentials = credentials_from_secret(server, insecure, secret)
-    target = Target(
-        name,
-        credentials,
-        tls_server_name=tls_server_name,
-        proxy_url=proxy_url_from_secret(secret),
-    )
+    try:
+        credentials = credentials_from_secret(server, insecure, secret)
+        proxy_url = proxy_url_from_secret(secret)
+    except ValueError as err:  # a Secret edited by hand: say which key, never its value
+        where = (secret.get("metadata") or {}).get("name") or "its Secret"
+        raise FedError(f"cluster {name}: secret {where}: {err}: join it again") from None
+    target = Target(name, credentials, tls_server_name=tls_server_name, proxy_url=proxy_url)
     return ConnectionSpec(credentials_dropped(target), credentials.server)
 
 

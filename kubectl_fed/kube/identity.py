@@ -8,6 +8,7 @@ and by sync, which renews the stored token with the identity's own credentials.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,8 +62,11 @@ def mint(
     objects = ident.identity_objects(namespace, types)
     created: list[dict[str, Any]] = []
     try:
-        _ensure_namespace(kube, namespace, dry_run)
+        _refuse_another_federation(kube, member, namespace)
+        new_namespace = _ensure_namespace(kube, namespace, dry_run)
         for obj in objects:
+            if dry_run and new_namespace and obj["metadata"].get("namespace"):
+                continue  # a dry-run namespace holds nothing a next request could see
             if not _exists(kube, obj):
                 created.append(obj)
             kube.apply(object_path(obj), obj, dry_run=dry_run)
@@ -80,15 +84,20 @@ def mint(
 def update_role(
     kube: ClusterClient, member: str, namespace: str, types: Iterable[FederatedType]
 ) -> dict[str, Any]:
-    """Rewrite the member ClusterRole for the federated types of now."""
+    """Rewrite the member ClusterRole for the federated types of now, and bring back
+    whatever of the identity was deleted by hand (a binding, the ServiceAccount): sync,
+    doctor and rotate send a person here when the identity is refused."""
     types = list(types)
-    role = next(o for o in ident.identity_objects(namespace, types) if o["kind"] == "ClusterRole")
+    objects = ident.identity_objects(namespace, types)
+    _refuse_another_federation(kube, member, namespace)
     try:
-        kube.apply(object_path(role), role)
+        _ensure_namespace(kube, namespace, dry_run=False)
+        for obj in objects:
+            kube.apply(object_path(obj), obj)
     except ApiError as err:
         raise FedError(_refusal(member, err)) from None
     _wait_enforced(kube, namespace, types)
-    return role
+    return next(o for o in objects if o["kind"] == "ClusterRole")
 
 
 def _wait_enforced(
@@ -117,7 +126,13 @@ def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) ->
     issued = utc_now()
     try:
         answer = kube.create(path, ident.token_request(ttl_s))
-    except (NotFound, MethodNotAllowed):
+    except (NotFound, MethodNotAllowed) as err:
+        if isinstance(err, NotFound) and _missing(kube, path.removesuffix("/token")):
+            raise FedError(
+                f"member {member}: serviceaccount {namespace}/{ident.SERVICE_ACCOUNT} is "
+                f"missing (deleted by hand?): `kubectl fed join {member} --update-role` "
+                f"creates it again, then `kubectl fed rotate {member}` gets it a token"
+            ) from None
         return _legacy_token(kube, member, namespace)
     try:
         return ident.token_from_answer(answer, issued)
@@ -128,6 +143,10 @@ def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) ->
 def _legacy_token(kube: ClusterClient, member: str, namespace: str) -> ident.Token:
     secret = ident.legacy_token_secret(namespace)
     path = object_path(secret)
+    # The token controller never changes a token it wrote: a new token takes a new
+    # Secret (deleting the old one also revokes the token it held).
+    with contextlib.suppress(NotFound):
+        kube.delete(path)
     kube.apply(path, secret)
     deadline = time.monotonic() + LEGACY_TOKEN_WAIT_S
     while True:
@@ -170,16 +189,54 @@ def leftovers(namespace: str) -> list[str]:
     return [ident.describe_object(o) for o in ident.identity_objects(namespace, [])]
 
 
-def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> None:
+def _ensure_namespace(kube: ClusterClient, namespace: str, dry_run: bool) -> bool:
     """The fed namespace in the member; one join creates is labelled as kubectl-fed's.
     unjoin leaves it: deleting a namespace is slow and final (a join right after would
-    find it terminating), and it may hold what others put there."""
+    find it terminating), and it may hold what others put there. True: it was missing."""
     try:
         kube.get(f"/api/v1/namespaces/{namespace}")
+        return False
     except NotFound:
         metadata = {"name": namespace, "labels": ident.identity_labels()}
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
         kube.create("/api/v1/namespaces", body, dry_run=dry_run)
+        return True
+
+
+def _refuse_another_federation(kube: ClusterClient, member: str, namespace: str) -> None:
+    """The ClusterRole and ClusterRoleBinding `kubectl-fed` are cluster-scoped: bound to
+    the ServiceAccount of another fed namespace, the cluster is a member of another
+    federation, and taking the binding over would silently cut that one off."""
+    try:
+        binding = kube.get(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{ident.ROLE}")
+    except ApiError:  # none, or not readable: the writes that follow say what RBAC allows
+        return
+    ours = ("ServiceAccount", ident.SERVICE_ACCOUNT, namespace)
+    others = [
+        s
+        for s in binding.get("subjects") or []
+        if (s.get("kind"), s.get("name"), s.get("namespace")) != ours
+    ]
+    if others:
+        named = ", ".join(
+            f"{s.get('kind', '').lower()} {s.get('namespace')}/{s.get('name')}" for s in others
+        )
+        raise FedError(
+            f"member {member}: clusterrolebinding {ident.ROLE} binds {named}: the cluster "
+            "is in another federation; unjoin it there first, or join it here with "
+            "--credentials copy or --credentials local"
+        )
+
+
+def _missing(kube: ClusterClient, path: str) -> bool:
+    """Known to be missing (not: could not be asked)."""
+    try:
+        kube.get(path)
+        return False
+    except NotFound:
+        return True
+    except ApiError:
+        return False
 
 
 def _exists(kube: ClusterClient, obj: dict[str, Any]) -> bool:
@@ -229,14 +286,18 @@ def store_token(host: Host, cluster: dict[str, Any], token: ident.Token) -> None
     secret_name = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if not secret_name:
         raise FedError(f"cluster {cluster['metadata']['name']!r} has no spec.secretRef")
+    # A token without expiry (legacy) must not keep its predecessor's expiry.
+    annotations: dict[str, str | None] = {ident.TOKEN_EXPIRES_ANNOTATION: None}
     patch = {
-        "metadata": {"annotations": token.annotations()},
+        "metadata": {"annotations": {**annotations, **token.annotations()}},
         "data": {kubeadmiral.SECRET_TOKEN: base64.b64encode(token.value.encode()).decode()},
     }
     host.kube.merge_patch(host.secret_path(secret_name), patch)
 
 
-def renew_due(host: Host, cluster: dict[str, Any], ttl_s: int | None = None) -> ident.Token | None:
+def renew_due(
+    host: Host, cluster: dict[str, Any], ttl_s: int | None = None, timeout: float | None = 30
+) -> ident.Token | None:
     """Renew a minted member token that has used most of its lifetime, with the member
     identity's own right to request tokens for itself. None when none was due."""
     if credentials_mode(cluster) != "serviceaccount":
@@ -247,12 +308,14 @@ def renew_due(host: Host, cluster: dict[str, Any], ttl_s: int | None = None) -> 
     lifetime = ident.lifetime_of(secret)
     if not lifetime.due(utc_now()) or lifetime.expired(utc_now()):
         return None  # an expired token cannot ask for another: `rotate` with a context
-    return renew_with_identity(host, cluster, ttl_s or lifetime.ttl_s())
+    return renew_with_identity(host, cluster, ttl_s or lifetime.ttl_s(), timeout)
 
 
-def renew_with_identity(host: Host, cluster: dict[str, Any], ttl_s: int) -> ident.Token:
+def renew_with_identity(
+    host: Host, cluster: dict[str, Any], ttl_s: int, timeout: float | None = 30
+) -> ident.Token:
     name = cluster["metadata"]["name"]
-    kube = host.connect_member(cluster, timeout=30)
+    kube = host.connect_member(cluster, timeout=timeout)
     try:
         token = issue_token(kube, name, host.fed_namespace, ttl_s)
     finally:

@@ -261,6 +261,8 @@ def _credentials_check(host: Host, cluster: Object, timeout: float | None) -> Ch
             if mode != "serviceaccount"
             else [p for p in member_permissions(federated_types(host)) if not _allowed(kube, p)]
         )
+    except Unauthorized as err:  # a credential the member refuses can do nothing
+        return Check(label, FAIL, f"{described.text}; {err.message}")
     except ApiError as err:
         return Check(label, WARN, f"{described.text}; cannot ask what it may do: {err.message}")
     finally:

@@ -17,7 +17,7 @@ from kubectl_fed.errors import FedError
 from kubectl_fed.kube import identity
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import connect_context
-from kubectl_fed.kube.errors import ApiError, Unauthorized
+from kubectl_fed.kube.errors import ApiError, Forbidden, Unauthorized
 from kubectl_fed.kube.host import Host
 
 
@@ -82,9 +82,11 @@ def rotate(
     ttl = ttl_s or lifetime.ttl_s()
     if not context and not lifetime.expired(utc_now()):
         try:
-            return identity.renew_with_identity(host, cluster, ttl)
-        except Unauthorized:
-            pass  # revoked or expired early: the operator's credentials are needed
+            return identity.renew_with_identity(host, cluster, ttl, timeout)
+        except (Unauthorized, Forbidden):
+            # Revoked, expired early, its Role deleted, or a legacy token (a new one takes
+            # a new Secret, which the identity may not write): the operator's turn.
+            pass
     kube = operator_client(host, cluster, context, kubeconfig, timeout)
     try:
         token = identity.issue_token(kube, name, host.fed_namespace, ttl)

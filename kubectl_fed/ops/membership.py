@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral, marks
@@ -18,6 +18,7 @@ from kubectl_fed.core.membership import (
     api_resource_types,
     build_federated_cluster,
     build_secret,
+    credentials_mode,
     identity_warnings,
     member_with_id,
     recorded_cluster_id,
@@ -53,6 +54,7 @@ class Joined:
     objects: list[dict[str, Any]]  # written, or that would be (member objects too)
     warnings: list[str]
     token: Token | None = None  # the member identity's, when one was minted
+    removed: list[str] = field(default_factory=list)  # an identity --overwrite made unused
 
 
 def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
@@ -128,15 +130,46 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
     objects = [o for o in (secret, cluster) if o] + (minted.objects if minted else [])
     if request.dry_run != "client":
         try:
+            if minted and minted.token:
+                _check_token(request.name, target, minted.token, timeout)
             _write_join(host, secret, cluster, existing, probe, request, mode)
         except (ApiError, FedError):
             if minted and minted.token and not existing:
                 _forget_identity(host, request, target, timeout)
             raise
-    return Joined(objects, warnings, minted.token if minted else None)
+    removed: list[str] = []
+    if existing and request.dry_run == "none":
+        removed, left = _retire_identity(host, request, existing, probe, mode, timeout)
+        warnings += left
+    return Joined(objects, warnings, minted.token if minted else None, removed)
 
 
 _DRY_RUN_TOKEN = "<minted at join>"  # what a dry run shows in place of a token
+
+
+def _retire_identity(
+    host: Host,
+    request: JoinRequest,
+    existing: dict[str, Any],
+    probe: Probe,
+    mode: str,
+    timeout: float | None,
+) -> tuple[list[str], list[str]]:
+    """--overwrite of a member that had kubectl-fed's identity, when the new record does
+    not use it (copied or local credentials, or another cluster): nothing else would
+    ever remove it (unjoin removes only the identity of a serviceaccount member).
+    Returns (removed, warnings naming what stays)."""
+    from kubectl_fed.ops.identity import remove_identity
+
+    recorded = recorded_cluster_id(existing)
+    if credentials_mode(existing) != "serviceaccount" or not recorded:
+        return [], []
+    same = recorded == probe.cluster_id
+    if same and mode == "serviceaccount":
+        return [], []
+    # The same cluster: the context just used; another one: the context it was joined with.
+    context = request.context if same else None
+    return remove_identity(host, existing, context, request.kubeconfig, timeout)
 
 
 def _refuse_plain_http(target: Target) -> None:
@@ -152,7 +185,8 @@ def _mint(
     host: Host, request: JoinRequest, target: Target, timeout: float | None
 ) -> member_identity.Minted:
     """The member identity, created with the operator's context (any kind of user:
-    tokens, client certificates, exec plugins), its token checked before it is stored."""
+    tokens, client certificates, exec plugins). Its token is checked by `join` before it
+    is stored, where a failure removes what was minted."""
     from kubectl_fed.core.member_identity import identity_objects
     from kubectl_fed.planning.snapshot import federated_types
 
@@ -171,8 +205,6 @@ def _mint(
         )
     finally:
         kube.close()
-    if minted.token:
-        _check_token(request.name, target, minted.token, timeout)
     return minted
 
 
@@ -274,7 +306,7 @@ def _write_join(
     dry = request.dry_run == "server"
     ensure_namespace(host.kube, host.fed_namespace, dry_run=dry)
     if secret:
-        host.kube.apply(host.secret_path(secret["metadata"]["name"]), secret, dry_run=dry)
+        _put_secret(host, secret, dry)
     try:
         if existing:
             # --overwrite replaces the spec, labels and annotations wholesale.
@@ -303,6 +335,21 @@ def _write_join(
     elif host.state.member(request.name):
         host.state.unset(f"members.{request.name}")
     host.record_cluster_status(request.name, probe)
+
+
+def _put_secret(host: Host, secret: dict[str, Any], dry: bool) -> None:
+    """The Secret holds exactly what this join stores. One already there is replaced
+    wholesale: a renewed token is merge-patched in, which takes the token and its expiry
+    out of join's server-side apply, so an apply would leave them next to a new
+    credential (and the old expiry would later refuse the member)."""
+    path = host.secret_path(secret["metadata"]["name"])
+    try:
+        live = host.kube.get(path)
+    except NotFound:
+        host.kube.apply(path, secret, dry_run=dry)
+        return
+    metadata = {**secret["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]}
+    host.kube.replace(path, {**secret, "metadata": metadata}, dry)
 
 
 @dataclass
@@ -335,7 +382,7 @@ def unjoin(
     warnings: list[str] = []
     try:
         handled, twin = _cascade(host, cluster, cascade, timeout, warnings)
-    except ApiError as err:
+    except FedError as err:  # down, or its stored credential unusable (expired, missing)
         if cascade == "delete":
             raise FedError(f"cannot delete the objects in {name}: {err}") from None
         warnings.append(f"objects in {name} keep their federation marks: {err}")

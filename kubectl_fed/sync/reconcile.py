@@ -41,6 +41,7 @@ from kubectl_fed.planning.scope import Scope
 from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import leaving_work, member_work
 from kubectl_fed.sync.events import EventRecorder
+from kubectl_fed.sync.lease import LeaseLost
 from kubectl_fed.sync.status import write_status
 from kubectl_fed.sync.writes import (
     drop_federated_object,
@@ -151,7 +152,9 @@ class Reconciler:
         for cluster in snap.clusters:
             name = cluster["metadata"]["name"]
             try:
-                token = renew_due(self.host, cluster)
+                token = renew_due(self.host, cluster, timeout=self.options.timeout)
+            except LeaseLost:
+                raise  # a FedError too, but the end of this pass, not a warning
             except FedError as err:
                 self.notice(f"warning: cluster {name}: token not renewed: {err.message}")
                 continue
