@@ -247,10 +247,11 @@ def rotate(
     """Give member NAME's kubectl-fed identity a new token and store it.
 
     sync does this by itself once a token has used 80% of its lifetime; `rotate` does it
-    now (an expired token, a shorter --token-ttl). The previous token stays valid until
-    its own expiry: to cut off a token seen where it should not be, delete the
-    ServiceAccount kubectl-fed in the member (every token of it stops working), then run
-    `kubectl fed join NAME --update-role` and `kubectl fed rotate NAME`.
+    now (a token seen where it should not be, an expired one, a shorter --token-ttl).
+    Each token is bound to a Secret of its own in the member's fed namespace; the
+    previous token's Secret is deleted once the new token is stored, so the previous
+    token stops working at once (the member's apiserver may honour it for a few more
+    seconds from its cache).
     """
     from kubectl_fed.ops.identity import rotate as do_rotate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -120,13 +121,16 @@ def _wait_enforced(
 
 
 def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) -> ident.Token:
-    """A new token through the TokenRequest API; where it is not served, the token a
+    """A new token through the TokenRequest API, bound to a Secret of its own in the member
+    (deleting that Secret revokes it); where the API is not served, the token a
     ServiceAccount token Secret receives from the member's token controller."""
     path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{ident.SERVICE_ACCOUNT}/token"
     issued = utc_now()
+    holder = _new_holder(kube, namespace)
     try:
-        answer = kube.create(path, ident.token_request(ttl_s))
+        answer = kube.create(path, ident.token_request(ttl_s, holder))
     except (NotFound, MethodNotAllowed) as err:
+        _delete_holder(kube, namespace, holder)
         if isinstance(err, NotFound) and _missing(kube, path.removesuffix("/token")):
             raise FedError(
                 f"member {member}: serviceaccount {namespace}/{ident.SERVICE_ACCOUNT} is "
@@ -134,10 +138,66 @@ def issue_token(kube: ClusterClient, member: str, namespace: str, ttl_s: int) ->
                 f"creates it again, then `kubectl fed rotate {member}` gets it a token"
             ) from None
         return _legacy_token(kube, member, namespace)
+    except ApiError:
+        _delete_holder(kube, namespace, holder)
+        raise
     try:
-        return ident.token_from_answer(answer, issued)
+        token = ident.token_from_answer(answer, issued)
     except ValueError as err:
+        _delete_holder(kube, namespace, holder)
         raise FedError(f"member {member}: {err}") from None
+    return dataclasses.replace(token, holder=holder["metadata"]["name"] if holder else "")
+
+
+def _new_holder(kube: ClusterClient, namespace: str) -> dict[str, Any] | None:
+    """The Secret a new token is bound to; None where it may not be created (an identity
+    made before tokens were bound lacks the right): the token is then unbound."""
+    try:
+        created: dict[str, Any] = kube.create(
+            f"/api/v1/namespaces/{namespace}/secrets", ident.token_holder(namespace)
+        )
+        return created
+    except Unreachable:
+        raise
+    except (Forbidden, NotFound):
+        return None
+
+
+def _delete_holder(kube: ClusterClient, namespace: str, holder: dict[str, Any] | None) -> None:
+    if holder is not None:
+        revoke(kube, namespace, holder["metadata"]["name"])
+
+
+def revoke(kube: ClusterClient, namespace: str, holder: str) -> bool:
+    """Delete the Secret a token is bound to: from that moment the member refuses the
+    token. False when it could not be deleted (the token then lives until it expires)."""
+    if not holder:
+        return False
+    try:
+        kube.delete(f"/api/v1/namespaces/{namespace}/secrets/{holder}")
+    except NotFound:
+        return True
+    except ApiError:
+        return False
+    return True
+
+
+def replace_token(
+    host: Host, cluster: dict[str, Any], kube: ClusterClient, ttl_s: int
+) -> ident.Token:
+    """Issue a token with `kube` (the identity itself, or the operator), store it, then
+    revoke the one it replaces. A token that could not be stored is revoked instead."""
+    secret = host.member_secret(cluster) or {}
+    old_holder = ident.holder_of(secret)
+    token = issue_token(kube, cluster["metadata"]["name"], host.fed_namespace, ttl_s)
+    try:
+        store_token(host, cluster, token)
+    except FedError:
+        revoke(kube, host.fed_namespace, token.holder)
+        raise
+    if old_holder and old_holder != token.holder:
+        revoke(kube, host.fed_namespace, old_holder)
+    return token
 
 
 def _legacy_token(kube: ClusterClient, member: str, namespace: str) -> ident.Token:
@@ -169,6 +229,7 @@ def remove(kube: ClusterClient, namespace: str) -> tuple[list[str], list[str]]:
     Returns (removed, left with why)."""
     removed: list[str] = []
     left: list[str] = []
+    removed += _remove_holders(kube, namespace)
     candidates = [*ident.identity_objects(namespace, []), ident.legacy_token_secret(namespace)]
     for obj in reversed(candidates):
         what = ident.describe_object(obj)
@@ -182,6 +243,23 @@ def remove(kube: ClusterClient, namespace: str) -> tuple[list[str], list[str]]:
         except ApiError as err:
             left.append(f"{what} ({err.message})")
     return removed, left
+
+
+def _remove_holders(kube: ClusterClient, namespace: str) -> list[str]:
+    """The Secrets tokens are bound to: deleting them revokes every token at once."""
+    path = f"/api/v1/namespaces/{namespace}/secrets"
+    try:
+        found = kube.get(path, labelSelector=f"{ident.TOKEN_HOLDER_LABEL}=true").get("items")
+    except Unreachable:
+        raise
+    except ApiError:
+        return []
+    removed = []
+    for secret in found or []:
+        name = secret["metadata"]["name"]
+        if revoke(kube, namespace, name):
+            removed.append(f"secret/{namespace}/{name}")
+    return removed
 
 
 def leftovers(namespace: str) -> list[str]:
@@ -286,8 +364,11 @@ def store_token(host: Host, cluster: dict[str, Any], token: ident.Token) -> None
     secret_name = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if not secret_name:
         raise FedError(f"cluster {cluster['metadata']['name']!r} has no spec.secretRef")
-    # A token without expiry (legacy) must not keep its predecessor's expiry.
-    annotations: dict[str, str | None] = {ident.TOKEN_EXPIRES_ANNOTATION: None}
+    # A token without expiry (legacy) or holder must not keep its predecessor's.
+    annotations: dict[str, str | None] = {
+        ident.TOKEN_EXPIRES_ANNOTATION: None,
+        ident.TOKEN_HOLDER_ANNOTATION: None,
+    }
     patch = {
         "metadata": {"annotations": {**annotations, **token.annotations()}},
         "data": {kubeadmiral.SECRET_TOKEN: base64.b64encode(token.value.encode()).decode()},
@@ -314,11 +395,8 @@ def renew_due(
 def renew_with_identity(
     host: Host, cluster: dict[str, Any], ttl_s: int, timeout: float | None = 30
 ) -> ident.Token:
-    name = cluster["metadata"]["name"]
     kube = host.connect_member(cluster, timeout=timeout)
     try:
-        token = issue_token(kube, name, host.fed_namespace, ttl_s)
+        return replace_token(host, cluster, kube, ttl_s)
     finally:
         kube.close()
-    store_token(host, cluster, token)
-    return token

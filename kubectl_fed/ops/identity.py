@@ -89,11 +89,9 @@ def rotate(
             pass
     kube = operator_client(host, cluster, context, kubeconfig, timeout)
     try:
-        token = identity.issue_token(kube, name, host.fed_namespace, ttl)
+        return identity.replace_token(host, cluster, kube, ttl)
     finally:
         kube.close()
-    identity.store_token(host, cluster, token)
-    return token
 
 
 def update_role(

@@ -10,7 +10,7 @@ from typing import Any
 from kubectl_fed.core import kubeadmiral, marks
 from kubectl_fed.core.kubeconfig import Credentials, NotCopyable, Target, copyable_credentials
 from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION
-from kubectl_fed.core.member_identity import DEFAULT_TOKEN_TTL_S, Token
+from kubectl_fed.core.member_identity import DEFAULT_TOKEN_TTL_S, Token, holder_of
 from kubectl_fed.core.membership import (
     IDENTITY_NAMESPACE,
     Probe,
@@ -128,6 +128,7 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
         join_context=request.context,
     )
     objects = [o for o in (secret, cluster) if o] + (minted.objects if minted else [])
+    replaced = holder_of(host.member_secret(existing) or {}) if existing else ""
     if request.dry_run != "client":
         try:
             if minted and minted.token:
@@ -141,10 +142,32 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
     if existing and request.dry_run == "none":
         removed, left = _retire_identity(host, request, existing, probe, mode, timeout)
         warnings += left
+        if minted and minted.token and replaced and replaced != minted.token.holder:
+            _revoke_replaced(host, request, target, replaced, timeout, warnings)
     return Joined(objects, warnings, minted.token if minted else None, removed)
 
 
 _DRY_RUN_TOKEN = "<minted at join>"  # what a dry run shows in place of a token
+
+
+def _revoke_replaced(
+    host: Host,
+    request: JoinRequest,
+    target: Target,
+    holder: str,
+    timeout: float | None,
+    warnings: list[str],
+) -> None:
+    """--overwrite minted a new token: the one it replaces stops working now."""
+    kube = connect_target(request.kubeconfig, target, timeout)
+    try:
+        if not member_identity.revoke(kube, host.fed_namespace, holder):
+            warnings.append(
+                f"the replaced token of {request.name} could not be revoked: it works until "
+                f"it expires (delete secret {host.fed_namespace}/{holder} in the member)"
+            )
+    finally:
+        kube.close()
 
 
 def _retire_identity(

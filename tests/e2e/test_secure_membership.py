@@ -18,7 +18,16 @@ import yaml
 
 from tests.conftest import Federation, Kubectl
 from tests.connect_proxy import connect_proxy, socks_proxy
-from tests.e2e.helpers import POLICY_LABEL, apply, deployment, entry, get, policy, sync_once
+from tests.e2e.helpers import (
+    POLICY_LABEL,
+    apply,
+    deployment,
+    entry,
+    get,
+    policy,
+    sync_once,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -217,6 +226,8 @@ def test_renewal_rotation_and_expiry(fed_host: Kubectl) -> None:
     assert "cluster member-1: token renewed" in renewed.err
     second = stored_token(fed_host, "member-1")
     assert second != first and whoami(fed_host, "member-1", second) == SA_USER
+    refused = ("--context", "member-1", "--token", first, "auth", "whoami")
+    assert wait_for(lambda: fed_host.run(*refused, check=False).code != 0, timeout=30)
     # rotate does it on demand; sync goes on with the new token.
     rotated = fed_host.fed("rotate", "member-1", "--token-ttl", "2h")
     assert "new token stored" in rotated.out

@@ -336,6 +336,7 @@ class FakeCluster:
         self.denied: set[tuple[str, str, str]] = set()  # SSAR (verb, group, resource) denied
         # ServiceAccount tokens handed out by TokenRequest: token -> (user, expiry epoch).
         self.issued: dict[str, tuple[str, float]] = {}
+        self.bound: dict[str, tuple[str, str, str]] = {}  # token -> bound Secret (ns, name, uid)
         self.token_requests = True  # False: the TokenRequest API is not served
         self.last_user = "admin"  # who the last request was authenticated as
         self._down = False
@@ -453,6 +454,7 @@ class FakeCluster:
             other.counts, other.requests = Counter(), []
             other.denied = set(self.denied)
             other.issued = dict(self.issued)
+            other.bound = dict(self.bound)
             other._types = dict(self._types)
             other._store = copy.deepcopy(self._store)
             other._events, other._event_rvs, other._oldest_rv = [], [], self._rv
@@ -591,6 +593,10 @@ class FakeCluster:
         _, _, namespace, name = user.split(":")
         sa_type = self._types[("", "v1", "serviceaccounts")]
         alive = (namespace, name) in self._bucket(sa_type)
+        bound = self.bound.get(token)
+        if bound is not None:  # bound to a Secret: valid while that very Secret exists
+            stored = self._bucket(self._types[("", "v1", "secrets")]).get(bound[:2])
+            alive = alive and stored is not None and stored.obj["metadata"]["uid"] == bound[2]
         return alive and time.time() < expires
 
     def _token_request(self, route: Route, body: Any) -> Object:
@@ -601,6 +607,15 @@ class FakeCluster:
         token = f"sa-{route.name}-{next(self._names)}"
         expires = time.time() + seconds
         self.issued[token] = (f"system:serviceaccount:{route.namespace}:{route.name}", expires)
+        ref = ((body or {}).get("spec") or {}).get("boundObjectRef")
+        if ref:
+            if ref.get("kind") != "Secret":
+                raise _bad_request(f"cannot bind a token to a {ref.get('kind')}")
+            secrets = self._bucket(self._types[("", "v1", "secrets")])
+            holder = secrets.get((route.namespace, ref["name"]))
+            if holder is None or holder.obj["metadata"]["uid"] != ref.get("uid"):
+                raise _bad_request(f"the bound Secret {ref['name']} does not exist")
+            self.bound[token] = (route.namespace, ref["name"], ref["uid"])
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
         return {
             "apiVersion": "authentication.k8s.io/v1",

@@ -110,8 +110,12 @@ def test_join_creates_the_identity_in_the_member(fed: FakeFederation) -> None:
             "resources": ["serviceaccounts/token"],
             "resourceNames": [ident.SERVICE_ACCOUNT],
             "verbs": ["create"],
-        }
+        },
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete"]},
     ]
+    # The stored token is bound to a Secret of its own, recorded on the host Secret.
+    holder = ident.holder_of(secret_of(fed, "member-1"))
+    assert holder.startswith("kubectl-fed-token-") and member.get("secrets", holder, FED_NS)
 
 
 def test_a_refused_rbac_write_names_it_and_leaves_nothing(base: FakeFederation) -> None:
@@ -462,6 +466,25 @@ def test_rotate_now_with_the_identitys_own_right(fed: FakeFederation) -> None:
     assert token.expires and token.expires - token.issued <= timedelta(seconds=3601)
 
 
+def test_rotate_and_renewal_revoke_the_token_they_replace(fed: FakeFederation) -> None:
+    member = fed.members["member-1"]
+    first = stored_token(fed, "member-1")
+    ops_identity.rotate(fed.host, "member-1", None, None, None, 5)
+    second = stored_token(fed, "member-1")
+    assert not member._token_valid(first) and member._token_valid(second)
+    now = datetime.now(timezone.utc)
+    age_token(fed, "member-1", now - timedelta(days=300), now + timedelta(days=65))
+    run_pass(fed)
+    third = stored_token(fed, "member-1")
+    assert third != second and not member._token_valid(second) and member._token_valid(third)
+    holders = member.objects("secrets", FED_NS, f"{ident.TOKEN_HOLDER_LABEL}=true")
+    assert [h["metadata"]["name"] for h in holders] == [ident.holder_of(secret_of(fed, "member-1"))]
+    # join --overwrite mints a new token and revokes the one it replaces.
+    fed.join("member-1", credentials="serviceaccount", overwrite=True)
+    fourth = stored_token(fed, "member-1")
+    assert not member._token_valid(third) and member._token_valid(fourth)
+
+
 def test_rotate_refuses_a_copied_credential(base: FakeFederation) -> None:
     with (
         FakeFederation(["member-3"]) as fed,
@@ -481,7 +504,9 @@ def test_rotate_with_a_context_of_another_cluster_is_refused(fed: FakeFederation
 def test_unjoin_removes_the_identity(fed: FakeFederation) -> None:
     done = unjoin(fed.host, "member-1", "orphan", fed.timeout, None, str(fed.kubeconfig))
     member = fed.members["member-1"]
-    assert sorted(done.removed) == sorted(kube_identity.leftovers(FED_NS))
+    holders = [r for r in done.removed if r.startswith(f"secret/{FED_NS}/kubectl-fed-token-")]
+    assert len(holders) == 1  # the token's Secret: every token revoked at once
+    assert sorted(set(done.removed) - set(holders)) == sorted(kube_identity.leftovers(FED_NS))
     for kind in ("clusterroles", "clusterrolebindings"):
         assert member.get(f"{kind}.rbac.authorization.k8s.io", ident.ROLE) is None
     assert member.get("serviceaccounts", ident.SERVICE_ACCOUNT, FED_NS) is None
