@@ -132,7 +132,8 @@ def _go_build(sources: Path, name: str, ldflags: str, what: str, log: Any) -> Pa
         print(f"building {what} (first time only)...", file=log)
         started = time.monotonic()
         tmp = binary.with_suffix(".tmp")
-        env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+        goflags = f"{os.environ.get('GOFLAGS', '')} -mod=mod".strip()
+        env = dict(os.environ, CGO_ENABLED="0", GOFLAGS=goflags)
         result = subprocess.run(
             ["go", "build", "-trimpath", "-ldflags", f"-s -w {ldflags}", "-o", str(tmp), "."],
             cwd=sources,
