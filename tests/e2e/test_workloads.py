@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import localcluster
 from tests.conftest import WORKLOAD_MEMBERS, Federation, Kubectl
 from tests.e2e.helpers import (
     POLICY_LABEL,
@@ -277,3 +278,34 @@ def test_rescheduling_moves_pods(fed_workloads: Kubectl, wns: str) -> None:
         k.fed("taint", "member-1", "evict:NoExecute-")
     sync_once(k, "-n", wns)
     wait_for_pods(k, wns, "mover", {"member-1": 3, "member-2": 3})
+
+
+# --------------------------------------------------------------------------- outage
+
+
+def test_stopped_member_takes_its_controllers_along(
+    fed_workloads: Kubectl, workload_federation: Federation, wns: str
+) -> None:
+    """`stop` of a workload member stops its controller manager, scheduler and KWOK
+    (nothing left retrying against a dead apiserver); `start` brings them all back, with
+    the member's nodes and pods as they were, and new pods run again."""
+    k = fed_workloads
+    apply(k, policy("dup", wns), deployment("survivor", wns, 2, labels={POLICY_LABEL: "dup"}))
+    sync_once(k, "-n", wns)
+    wait_for_pods(k, wns, "survivor", {"member-1": 2, "member-2": 2})
+    before = uids(pods(k, "member-2", wns, "survivor"))
+
+    workload_federation.stop("member-2")
+    try:
+        server = workload_federation.state["servers"]["member-2"]
+        processes = [server["pid"], *server["workloads"]["pids"].values()]
+        assert not any(localcluster._pid_alive(pid) for pid in processes)
+    finally:
+        workload_federation.start("member-2")
+    server = workload_federation.state["servers"]["member-2"]
+    assert all(localcluster._pid_alive(pid) for pid in server["workloads"]["pids"].values())
+    assert uids(pods(k, "member-2", wns, "survivor")) == before
+
+    k.run("scale", "deploy", "survivor", "-n", wns, "--replicas=3")
+    sync_once(k, "-n", wns)
+    wait_for_pods(k, wns, "survivor", {"member-1": 3, "member-2": 3})
