@@ -7,5 +7,5 @@ export PATH="$PWD/$VENV/bin:$PATH"   # the plugin must be found by the real kube
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
 echo "== import-linter (layers, purity)"; lint-imports
-echo "== local apiserver binary"; python -m tests.localcluster build
+echo "== local cluster binaries (apiservers, controllers, scheduler, KWOK)"; python -m tests.localcluster build
 echo "== pytest"; pytest -q -p no:cacheprovider "$@"

@@ -49,6 +49,26 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
         localcluster.down(directory)
 
 
+# Each member of the workload federation: 2 simulated nodes of 4 CPU, 8Gi, 110 pods.
+WORKLOAD_MEMBERS = {"member-1": localcluster.NodeShape(), "member-2": localcluster.NodeShape()}
+
+
+@pytest.fixture(scope="session")
+def workload_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """A host and two members that run workloads (controller manager, scheduler, nodes
+    simulated by KWOK), for the whole session, beside the bare `federation`.
+
+    Set KUBECTL_FED_TEST_WORKLOAD_CLUSTERS=DIR to reuse one started with
+    `python -m tests.localcluster up --dir DIR --workloads` (it is then left running).
+    """
+    reuse = os.environ.get("KUBECTL_FED_TEST_WORKLOAD_CLUSTERS")
+    directory = Path(reuse) if reuse else tmp_path_factory.mktemp("workload-federation")
+    localcluster.up(directory, members=2, workloads=WORKLOAD_MEMBERS)
+    yield Federation(directory, directory / "kubeconfig")
+    if not reuse:
+        localcluster.down(directory)
+
+
 @dataclass
 class Result:
     code: int
@@ -108,5 +128,17 @@ def fed_host(federation: Federation, tmp_path_factory: pytest.TempPathFactory) -
     k = Kubectl(federation, tmp_path_factory.mktemp("state") / "config.toml")
     k.fed("init", "--context", "host")
     for member in ("member-1", "member-2"):
+        k.fed("join", member, "--cluster-context", member, "--overwrite")
+    return k
+
+
+@pytest.fixture(scope="session")
+def fed_workloads(
+    workload_federation: Federation, tmp_path_factory: pytest.TempPathFactory
+) -> Kubectl:
+    """The workload federation's host initialised and both members joined (once)."""
+    k = Kubectl(workload_federation, tmp_path_factory.mktemp("workload-state") / "config.toml")
+    k.fed("init", "--context", "host")
+    for member in WORKLOAD_MEMBERS:
         k.fed("join", member, "--cluster-context", member, "--overwrite")
     return k

@@ -1,6 +1,8 @@
 // Command localcluster-server runs one role of a local federation test bed:
-// an embedded etcd ("etcd") or a real kube-apiserver ("apiserver").
-// One apiserver per process: its signal handling may only be set up once.
+// an embedded etcd ("etcd"), a real kube-apiserver ("apiserver"), or, for members
+// that run workloads, a real kube-controller-manager ("controller-manager") and
+// kube-scheduler ("scheduler"). One role per process: each upstream command sets
+// up its signal handling once.
 package main
 
 import (
@@ -24,13 +26,15 @@ import (
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
-	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	"net/url"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: localcluster-server etcd|apiserver|keygen|clientcert [flags]")
+		fmt.Fprintln(os.Stderr, "usage: localcluster-server etcd|apiserver|controller-manager|scheduler|keygen|clientcert [flags]")
 		os.Exit(2)
 	}
 	role, args := os.Args[1], os.Args[2:]
@@ -42,7 +46,15 @@ func main() {
 	case "clientcert":
 		os.Exit(runClientCert(args))
 	case "apiserver":
-		cmd := app.NewAPIServerCommand()
+		cmd := apiserver.NewAPIServerCommand()
+		cmd.SetArgs(args)
+		os.Exit(cli.Run(cmd))
+	case "controller-manager":
+		cmd := controllermanager.NewControllerManagerCommand()
+		cmd.SetArgs(args)
+		os.Exit(cli.Run(cmd))
+	case "scheduler":
+		cmd := scheduler.NewSchedulerCommand()
 		cmd.SetArgs(args)
 		os.Exit(cli.Run(cmd))
 	default:
