@@ -30,6 +30,7 @@ from kubectl_fed.planning.plan import (
     Plan,
     SyncOptions,
     all_placed,
+    is_namespace,
     our_overrides,
 )
 from kubectl_fed.planning.planner import Planner, leader_moved
@@ -94,6 +95,8 @@ class Reconciler:
         """A full pass, or with `only` a pass over just those templates (watch events)."""
         started = time.monotonic()
         self.host.kube.counts.clear()
+        if only is not None:  # a follower is planned with the workloads it follows
+            only = self.planner.with_leaders(only)
         snap = load(self.host, only)
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         try:
@@ -153,13 +156,20 @@ class Reconciler:
 
     def _propagate_all(self, plans: list[Plan], leaving: list[Plan], members: Members) -> None:
         """Each object end to end (FederatedObject, member copies, status), many objects at
-        a time: the host and every member are kept busy at once."""
+        a time: the host and every member are kept busy at once. Namespaces come first
+        (their labels, pod-security ones included, are there before anything lands in
+        them), and leave last (after the copies in them)."""
         waiting = [p for p in plans if p.waits_for_leaving]
-        plans = [p for p in plans if not p.waits_for_leaving]
+        spaces = [p for p in plans if is_namespace(p) and not p.waits_for_leaving]
+        plans = [p for p in plans if not is_namespace(p) and not p.waits_for_leaving]
+        last = [p for p in leaving if is_namespace(p)]
+        leaving = [p for p in leaving if not is_namespace(p)]
+        self._run_jobs([(plan, False) for plan in spaces], members)
         self._run_jobs(
             [(plan, False) for plan in plans] + [(plan, True) for plan in leaving], members
         )
         self._run_jobs([(plan, False) for plan in waiting], members)
+        self._run_jobs([(plan, True) for plan in last], members)
 
     def _run_jobs(self, jobs: list[tuple[Plan, bool]], members: Members) -> None:
         if not jobs:
