@@ -194,8 +194,16 @@ def _references(
     templates: dict[ObjectKey, Template], federated_objects: list[Object]
 ) -> set[ObjectKey]:
     """What the workloads among the templates, and among the FederatedObjects written by
-    hand, reference as followers (by kind and name; in their namespace)."""
+    hand, reference as followers (by kind and name; in their namespace), and what follows
+    a workload now (the planner decides whether it still does)."""
     found: set[ObjectKey] = set()
+    for fo in federated_objects:
+        spec = fo.get("spec") or {}
+        template = spec.get("template") or {}
+        if spec.get("follows") and isinstance(template.get("metadata"), dict):
+            group = str(template.get("apiVersion", "")).rpartition("/")[0]
+            namespace, name = key_of(template)
+            found.add(ObjectKey(group, str(template.get("kind", "")), namespace, name))
     leaders: list[tuple[Object, dict[str, str]]] = [
         (t.obj, _annotations(t.obj)) for t in templates.values()
     ]
@@ -225,7 +233,7 @@ def _followers(
     by_kind = {(t.group, t.kind): t for t in types}
     for key in keys - set(templates):
         ftype = by_kind.get((key.group, key.kind))
-        if ftype is not None:
+        if ftype is not None and (key.group, key.kind) in FOLLOWER_KINDS:
             wanted.setdefault(ftype, set()).add(key)
     found: dict[ObjectKey, Template] = {}
     for ftype, named in wanted.items():

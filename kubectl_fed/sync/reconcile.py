@@ -106,6 +106,8 @@ class Reconciler:
             # is acted on.
             plans = [p for p in plans if self.scope.covers(p)]
             leaving = [p for p in leaving if self.scope.covers(p)]
+            # Before the writes: a plan's `existing` becomes what was written.
+            moved = only is not None and any(leader_moved(p) for p in plans)
             refresh_orphaning(self.host, leaving)
             Planner.read_members(plans + leaving, members, bulk=only is None)
             self._propagate_all(plans, leaving, members)
@@ -120,7 +122,7 @@ class Reconciler:
             requests,
             time.monotonic() - started,
             self.options.drift,
-            needs_full_pass=only is not None and any(leader_moved(p) for p in plans),
+            needs_full_pass=moved,
         )
 
     def _record_reachability(self, snap: HostSnapshot, members: Members, discover: bool) -> None:
