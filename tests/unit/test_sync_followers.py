@@ -204,7 +204,7 @@ def test_a_follower_no_longer_referenced_leaves_but_never_takes_what_is_not_ours
         path, {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "x"}]}}}}
     )
     fed.kube().merge_patch(path, {"spec": {"template": {"spec": {"volumes": None}}}})
-    live = fed.host_cluster.get("deployments.apps", "web", NS)
+    live = fed.host_cluster.must("deployments.apps", "web", NS)
     assert "envFrom" not in live["spec"]["template"]["spec"]["containers"][0]
     assert run_pass(fed).ok
     assert where(fed, "configmaps", "settings") == set()
@@ -258,7 +258,7 @@ def test_the_followers_annotation_names_more_followers(fed: FakeFederation) -> N
     assert where(fed, "services", "front") == {"member-2"}
     assert where(fed, "secrets", "extra") == {"member-2"}
     # the annotation steers the federation: it is not sent to the members
-    copy_ = fed.members["member-2"].get("deployments.apps", "web", NS)
+    copy_ = fed.members["member-2"].must("deployments.apps", "web", NS)
     assert "kubeadmiral.io/followers" not in (copy_["metadata"].get("annotations") or {})
 
 
@@ -362,7 +362,7 @@ def test_a_watch_driven_pass_propagates_a_follower_created_after_its_workload(
         fed.host_cluster.path("configmaps", NS, "settings"), {"data": {"k": "v2"}}
     )
     assert reconciler.run_pass(only={key}).ok
-    assert fed.members["member-1"].get("configmaps", "settings", NS)["data"] == {"k": "v2"}
+    assert fed.members["member-1"].must("configmaps", "settings", NS)["data"] == {"k": "v2"}
 
 
 def test_a_watch_driven_pass_never_drops_a_follower_and_asks_for_a_full_pass(
