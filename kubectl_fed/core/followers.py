@@ -183,7 +183,7 @@ def _annotated_followers(raw: str | None) -> tuple[list[FollowerRef], str]:
             return [], f"{where}[{index}]: a follower needs a name"
         if (group, kind) not in FOLLOWER_KINDS:
             kinds = ", ".join(sorted(f"{k}.{g}" if g else k for g, k in FOLLOWER_KINDS))
-            shown = (f"{kind}.{group}" if group else kind) or "kindless object"
-            return [], f"{where}[{index}]: a {shown} cannot follow ({kinds} can)"
+            shown = f"{kind}.{group}" if group else kind
+            return [], f"{where}[{index}]: kind {shown!r} cannot follow ({kinds} can)"
         found.append((group, kind, name))
     return found, ""
