@@ -241,7 +241,11 @@ def _mark_changed_copies(
     plan = Plan(fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo))
     for row in state.clusters:
         copy = live.get(row.cluster)
-        if row.synced is not True or copy is None or not is_managed(copy):
+        if row.synced is not True or copy is None:
+            continue
+        if not is_managed(copy):  # deleted by hand, and someone else's made in its place
+            row.synced = False
+            row.message = "the member's object of that name is not the federation's copy"
             continue
         try:
             desired = member_copy(plan, row.cluster, copy).desired

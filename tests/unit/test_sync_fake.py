@@ -447,6 +447,23 @@ def test_status_is_not_ok_for_a_configmap_changed_by_hand(fed: FakeFederation) -
     assert not state.ok
 
 
+def test_status_is_not_ok_for_a_copy_replaced_by_someone_elses(fed: FakeFederation) -> None:
+    """Found by the state machine: deleted by hand, and another object of that name made
+    in its place, the copy is no longer the federation's (and nothing in it says so but
+    the missing mark: a ConfigMap has no generation)."""
+    host = fed.kube()
+    host.create(POLICIES, policy("all", NS))
+    host.create(CONFIGMAPS, configmap("settings", NS, {"mode": "fast"}, "all"))
+    run_pass(fed)
+    member = fed.kube("member-2", manager="kubectl")
+    member.delete(f"{CONFIGMAPS}/settings")
+    member.create(CONFIGMAPS, configmap("settings", NS, {"mode": "fast"}))
+    [state] = inspect.status(fed.host, [], NS, fed.timeout)
+    assert not state.ok
+    row = next(c for c in state.clusters if c.cluster == "member-2")
+    assert row.synced is False and "not the federation's copy" in row.message
+
+
 # --------------------------------------------------------------------------- the lease
 
 
