@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
-from kubectl_fed.core.objects import ObjectKey
+from kubectl_fed.core.objects import ObjectKey, key_of
 from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
@@ -69,6 +69,20 @@ class PassReport:
         )
 
 
+def _with_namespaces(chosen: list[Plan], plans: list[Plan]) -> list[Plan]:
+    """The plans in scope, and the namespaces they are in (when federated): a namespace is
+    made with its labels, pod-security ones included, before anything lands in it, even
+    by a sync of one object."""
+    needed = {key_of(p.template)[0] for p in chosen if p.ftype.namespaced}
+    have = {id(p) for p in chosen}
+    extra = [
+        p
+        for p in plans
+        if is_namespace(p) and key_of(p.template)[1] in needed and id(p) not in have
+    ]
+    return extra + chosen
+
+
 class Reconciler:
     """Runs passes: plan (planning/), then write, many objects at a time."""
 
@@ -104,7 +118,7 @@ class Reconciler:
             plans, leaving = self.planner.plan_all(snap, members, partial=only is not None)
             # Everything is planned (followers depend on their workloads); only the scope
             # is acted on.
-            plans = [p for p in plans if self.scope.covers(p)]
+            plans = _with_namespaces([p for p in plans if self.scope.covers(p)], plans)
             leaving = [p for p in leaving if self.scope.covers(p)]
             # Before the writes: a plan's `existing` becomes what was written.
             moved = only is not None and any(leader_moved(p) for p in plans)

@@ -217,9 +217,12 @@ def test_an_unreachable_member_gets_no_new_namespace_and_keeps_its_own(
     assert where(fed, "kept") == {}
 
 
-def test_a_namespaced_scope_and_status_leave_namespaces_out_unless_named(
+def test_a_namespaced_scope_brings_its_namespace_and_status_leaves_namespaces_out(
     fed: FakeFederation,
 ) -> None:
+    """`sync -n shop` (or `sync cm/settings -n shop`) makes `shop` with its labels before
+    the objects in it; other namespaces are not in scope. `status -n` lists what is in
+    the namespace, as `kubectl get -n` would; naming a namespace brings it in."""
     host_namespace(fed, "shop")
     fed.kube().create(
         fed.host_cluster.path("configmaps", "shop"), configmap("settings", "shop", {}, "dup")
@@ -228,11 +231,19 @@ def test_a_namespaced_scope_and_status_leave_namespaces_out_unless_named(
         fed.host_cluster.path("propagationpolicies.core.kubeadmiral.io", "shop"),
         policy("dup", "shop"),
     )
+    host_namespace(fed, "other")
     reconciler = fed.reconciler()
     reconciler.scope = Scope(namespace="shop")
     report = reconciler.run_pass()
-    assert [o.title for o in report.objects] == ["ConfigMap/shop/settings"]
-    assert where(fed, "shop")  # made bare for the ConfigMap
+    assert [o.title for o in report.objects] == ["Namespace/shop", "ConfigMap/shop/settings"]
+    for copy_ in where(fed, "shop").values():  # not bare: with its labels
+        assert copy_["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert where(fed, "other") == {}
+    reconciler.scope = Scope(selection=frozenset({("", "ConfigMap", None)}))
+    assert [o.title for o in reconciler.run_pass().objects] == [
+        "Namespace/shop",
+        "ConfigMap/shop/settings",
+    ]
     reconciler.scope = Scope(selection=frozenset({("", "Namespace", "shop")}), namespace="shop")
     assert [o.title for o in reconciler.run_pass().objects] == ["Namespace/shop"]
     assert [s.object for s in inspect.status(fed.host, [], "shop", fed.timeout)] == [
