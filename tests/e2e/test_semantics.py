@@ -66,6 +66,12 @@ def _bare(kind: str, name: str, namespace: str, **annotations: str) -> dict[str,
     return body
 
 
+def _must(k: Kubectl, context: str, *args: str) -> dict[str, Any]:
+    found = get(k, context, *args)
+    assert found is not None, (context, args)
+    return found
+
+
 def _finalize(k: Kubectl, context: str, namespace: str) -> None:
     """What a namespace controller does once a namespace is empty: drop its finalizer."""
     found = get(k, context, "namespace", namespace)
@@ -297,7 +303,9 @@ def test_host_namespaces_reach_every_member_with_their_labels(
         # its own (unmarked); both wait for the host's to be gone (not Terminating)
         k.run("delete", "namespace", scratch, "--wait=false")
         sync_once(k)
-        assert get(k, "member-1", "namespace", scratch)["metadata"].get("deletionTimestamp") is None
+        assert (
+            _must(k, "member-1", "namespace", scratch)["metadata"].get("deletionTimestamp") is None
+        )
         _finalize(k, "host", scratch)
         code, report = sync_once(k)
         assert code == 0, report
@@ -405,13 +413,13 @@ def test_overrides_as_kubeadmirals_patch_library_applies_them(fed_host: Kubectl,
     assert code == 1
     ref = entry(report, "configmap/image-ref", ns)["clusters"]
     assert ref["member-1"]["status"] == "OK", ref
-    assert get(k, "member-1", "configmap", "image-ref", "-n", ns)["data"]["image"] == ""
-    assert get(k, "member-2", "configmap", "image-ref", "-n", ns)["data"]["image"] == (
+    assert _must(k, "member-1", "configmap", "image-ref", "-n", ns)["data"]["image"] == ""
+    assert _must(k, "member-2", "configmap", "image-ref", "-n", ns)["data"]["image"] == (
         "reg.io/team/web:1"
     )
     clusters = entry(report, "deployment.apps/web", ns)["clusters"]
     assert clusters["member-1"]["status"] == "OK", clusters
-    assert get(k, "member-1", "deploy", "web", "-n", ns)["metadata"]["labels"]["tier"] == "web"
+    assert _must(k, "member-1", "deploy", "web", "-n", ns)["metadata"]["labels"]["tier"] == "web"
     assert clusters["member-2"]["status"] == "ApplyOverridesFailed"
     assert "clusterSelector" in clusters["member-2"]["message"]
     assert get(k, "member-2", "deploy", "web", "-n", ns) is None  # nothing half-applied
