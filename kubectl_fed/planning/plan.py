@@ -100,6 +100,9 @@ class Plan:
     # Its FederatedObject's name is still taken by one leaving (an earlier template of the
     # same name): propagated after the leaving ones, in the same pass.
     waits_for_leaving: bool = False
+    # Leaving, but a namespace of that name is federated anew: its member namespaces pass
+    # to the new one as they are (deleting them would delete what they hold).
+    hand_over: bool = False
 
     @property
     def own_placement(self) -> list[str]:

@@ -40,6 +40,7 @@ from kubectl_fed.planning.plan import (
     all_placed,
     controller_ref,
     fo_key,
+    is_namespace,
     our_overrides,
     owned_by,
     placed_by,
@@ -110,11 +111,13 @@ class Planner:
                 if candidate_key is not None:
                     claimed.add(candidate_key)
         leaving = []
+        anew = {key_of(p.template) for p in plans if p.waits_for_leaving and is_namespace(p)}
         for key, fo in existing.items():
             if key not in claimed:
                 # deleted, or its template is gone / no longer federated / follows nothing
                 gone = self._leaving_plan(fo, snap)
                 if gone is not None:
+                    gone.hand_over = is_namespace(gone) and key_of(gone.template) in anew
                     leaving.append(gone)
         for plan in plans:
             self._compute_patches(plan, snap)
@@ -135,8 +138,8 @@ class Planner:
             self._leaders_of = {}
         for plan in plans:
             leader = ObjectKey(plan.ftype.group, plan.ftype.kind, *key_of(plan.template))
-            for leaders in self._leaders_of.values():
-                leaders.discard(leader)
+            for leaders in self._leaders_of.values() if partial else ():
+                leaders.discard(leader)  # what it referenced before this pass
             refs, _problem = leader_followers(plan)
             for group, kind, name in refs:
                 follower = ObjectKey(group, kind, leader.namespace, name)
@@ -530,12 +533,11 @@ def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:
                 _follow(follower, cluster, title)
     for plan in plans:
         recorded = _recorded_leaders(plan.existing)
-        kept = recorded if keep_recorded else recorded & unreadable
-        if not kept or _opted_out(plan):
-            continue
-        plan.leaders |= kept
-        for cluster in placed_by(plan.existing, FOLLOWER_CONTROLLER):
-            _follow(plan, cluster, "(recorded by the last full pass)")
+        stuck = recorded & unreadable if not _opted_out(plan) else set()
+        if keep_recorded or stuck:
+            plan.leaders |= recorded if keep_recorded else stuck
+            for cluster in placed_by(plan.existing, FOLLOWER_CONTROLLER):
+                _follow(plan, cluster, "(recorded by the last full pass)")
 
 
 def _follow(follower: Plan, cluster: str, leader: str) -> None:

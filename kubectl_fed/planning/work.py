@@ -102,9 +102,12 @@ def _decide(
 
 
 def leaving_work(plan: Plan, members: Members) -> list[MemberAction]:
-    """Remove (or orphan) every managed copy; an unreachable member keeps it pending."""
+    """Remove (or orphan) every managed copy; an unreachable member keeps it pending. A
+    namespace handed over to a new one of its name keeps its copies as they are."""
     namespace, name = key_of(plan.template)
-    work = []
+    work: list[MemberAction] = []
+    if plan.hand_over:
+        return work
     for cluster, member in members.by_name.items():
         if not member.reachable:
             plan.result.clusters[cluster] = ClusterResult(

@@ -174,7 +174,8 @@ class Reconciler:
         """Each object end to end (FederatedObject, member copies, status), many objects at
         a time: the host and every member are kept busy at once. Namespaces come first
         (their labels, pod-security ones included, are there before anything lands in
-        them), and leave last (after the copies in them)."""
+        them), and leave last (after the copies in them); an object deleted and created
+        again follows the leaving one."""
         waiting = [p for p in plans if p.waits_for_leaving]
         spaces = [p for p in plans if is_namespace(p) and not p.waits_for_leaving]
         plans = [p for p in plans if not is_namespace(p) and not p.waits_for_leaving]
@@ -184,8 +185,8 @@ class Reconciler:
         self._run_jobs(
             [(plan, False) for plan in plans] + [(plan, True) for plan in leaving], members
         )
-        self._run_jobs([(plan, False) for plan in waiting], members)
         self._run_jobs([(plan, True) for plan in last], members)
+        self._run_jobs([(plan, False) for plan in waiting], members)
 
     def _run_jobs(self, jobs: list[tuple[Plan, bool]], members: Members) -> None:
         if not jobs:

@@ -271,3 +271,35 @@ def test_unjoin_deletes_only_what_the_federation_made_and_holds_nothing_else(
     names = {n["metadata"]["name"] for n in member.objects("namespaces")}
     assert {"adopted", "busy", "default"} <= names and "made" not in names
     assert all(not managed(n) for n in member.objects("namespaces"))
+
+
+def test_a_namespace_deleted_and_made_again_keeps_its_member_namespaces(
+    fed: FakeFederation,
+) -> None:
+    """Between two passes (a host namespace goes once the FederatedObjects in it have
+    left): the new namespace takes the members' over as they are (deleting them would
+    delete what runs there), in one pass."""
+    host_namespace(fed, "shop")
+    assert run_pass(fed).ok
+    before = {c: ns["metadata"]["uid"] for c, ns in where(fed, "shop").items()}
+    member = fed.members["member-1"]
+    fed.kube("member-1").create(member.path("configmaps", "shop"), configmap("theirs", "shop"))
+    fed.kube().delete(f"{NAMESPACES}/shop")
+    assert fed.host_cluster.get("namespaces", "shop") is None
+    host_namespace(fed, "shop")
+    fed.kube().create(
+        fed.host_cluster.path("propagationpolicies.core.kubeadmiral.io", "shop"),
+        policy("dup", "shop"),
+    )
+    fed.kube().create(
+        fed.host_cluster.path("configmaps", "shop"), configmap("settings", "shop", {}, "dup")
+    )
+    report = run_pass(fed)
+    assert report.ok, [(o.title, o.errors, o.clusters) for o in report.objects]
+    assert {c: ns["metadata"]["uid"] for c, ns in where(fed, "shop").items()} == before
+    assert all(managed(ns) for ns in where(fed, "shop").values())
+    for cluster, copy_ in fed.members.items():
+        assert copy_.get("configmaps", "settings", "shop") is not None, cluster
+    assert member.get("configmaps", "theirs", "shop") is not None
+    fed.reset_counts()
+    assert run_pass(fed).writes == 0
