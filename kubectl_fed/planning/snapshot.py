@@ -116,11 +116,15 @@ def load(host: Host, only: set[ObjectKey] | None = None) -> HostSnapshot:
             *kube.list_all(fed_path(CLUSTER_FEDERATED_OBJECTS)),
         ]
         found = {t.type_key: t for t in templates}
-        followers = _followers(host, types, _references(found, federated_objects), found)
+        followers = _followers(
+            host, types, _references(found, federated_objects, host.fed_namespace), found
+        )
     else:
         found, federated_objects, followers = _named(host, types, v1_compat, only)
         # The followers these workloads reference, and their FederatedObjects, too.
-        more = _followers(host, types, _references(found, federated_objects), found)
+        more = _followers(
+            host, types, _references(found, federated_objects, host.fed_namespace), found
+        )
         _add_federated_objects(host, types, set(more), federated_objects)
         followers = {**followers, **more}
         templates, unserved = list(found.values()), []
@@ -165,7 +169,7 @@ def _classify(
         _add(found, Template(ftype, obj, v1_compat=True))
     elif (ftype.group, ftype.kind) == NAMESPACE and auto_propagated(obj, fed_namespace):
         _add(found, Template(ftype, obj, auto_namespace=True))
-    elif (ftype.group, ftype.kind) in FOLLOWER_KINDS:
+    elif (ftype.group, ftype.kind) in FOLLOWER_KINDS and template.key[0] != fed_namespace:
         _add_follower(followers, Template(ftype, obj, follower=True))
 
 
@@ -191,11 +195,12 @@ def _add_federated_objects(
 
 
 def _references(
-    templates: dict[ObjectKey, Template], federated_objects: list[Object]
+    templates: dict[ObjectKey, Template], federated_objects: list[Object], fed_namespace: str
 ) -> set[ObjectKey]:
     """What the workloads among the templates, and among the FederatedObjects written by
     hand, reference as followers (by kind and name; in their namespace), and what follows
-    a workload now (the planner decides whether it still does)."""
+    a workload now (the planner decides whether it still does). Nothing in the system
+    namespaces or the fed namespace (member credentials are kept there) follows."""
     found: set[ObjectKey] = set()
     for fo in federated_objects:
         spec = fo.get("spec") or {}
@@ -214,7 +219,7 @@ def _references(
     ]
     for obj, marks in leaders:
         namespace = key_of(obj)[0]
-        if not namespace or namespace in SYSTEM_NAMESPACES:
+        if not namespace or namespace in SYSTEM_NAMESPACES or namespace == fed_namespace:
             continue
         refs, _problem = followers_of(obj, marks)
         found.update(ObjectKey(group, kind, namespace, name) for group, kind, name in refs)

@@ -382,3 +382,21 @@ def test_a_watch_driven_pass_never_drops_a_follower_and_asks_for_a_full_pass(
     assert where(fed, "configmaps", "settings") == {"member-1", "member-2"}
     assert reconciler.run_pass().ok
     assert where(fed, "configmaps", "settings") == set()
+
+
+def test_nothing_in_the_fed_namespace_follows(fed: FakeFederation) -> None:
+    """The members' credentials are Secrets there: a workload there never takes them."""
+    fed_ns = fed.fed_namespace
+    host = fed.kube()
+    host.create(fed_path(kubeadmiral.PROPAGATION_POLICIES, namespace=fed_ns), policy("all", fed_ns))
+    body = deployment("agent", fed_ns, 1, policy_name="all")
+    secret = {"secretRef": {"name": "member-1-credentials"}}
+    body["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [secret]
+    host.create(fed.host_cluster.path("deployments.apps", fed_ns), body)
+    run_pass(fed)
+    for member in fed.members.values():
+        assert member.get("secrets", "member-1-credentials", fed_ns) is None
+    key = ObjectKey("", "Secret", fed_ns, "member-1-credentials")
+    fed.reconciler().run_pass(only={key, ObjectKey("apps", "Deployment", fed_ns, "agent")})
+    for member in fed.members.values():
+        assert member.get("secrets", "member-1-credentials", fed_ns) is None
