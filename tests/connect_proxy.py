@@ -17,8 +17,9 @@ class _Tunnel(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         request = self.rfile.readline().decode()
-        while self.rfile.readline() not in (b"\r\n", b""):
-            pass
+        while (line := self.rfile.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            self.server.headers.append((name.strip().lower(), value.strip()))
         _, authority, _ = request.split()
         host, port = authority.rsplit(":", 1)
         self.server.tunnels.append(authority)
@@ -34,6 +35,7 @@ class _ProxyServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Tunnel)
         self.resolve = resolve
         self.tunnels: list[str] = []
+        self.headers: list[tuple[str, str]] = []  # of every CONNECT, lower-case names
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from kubectl_fed.cli import (
     get,
     init,
     membership,
+    rollout,
     status,
     sync,
 )
@@ -179,6 +180,7 @@ for command in (
     init.init,
     membership.join,
     membership.unjoin,
+    membership.rotate,
     membership.clusters,
     get.get,
     membership.cordon,
@@ -189,6 +191,7 @@ for command in (
     adopt.adopt,
     diff.diff,
     status.status,
+    rollout.rollout,
     explain.explain,
     doctor.doctor,
 ):

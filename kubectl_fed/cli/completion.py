@@ -94,14 +94,13 @@ def _template_names(ctx: click.Context, kind: str) -> list[str]:
         return []
 
 
-
-
 def complete_member_contexts(
     ctx: click.Context, _param: click.Parameter, incomplete: str
 ) -> list[Any]:
     """`join --cluster-context`: the contexts of --cluster-kubeconfig, else the host's."""
     kubeconfig = ctx.params.get("cluster_kubeconfig") or ctx.ensure_object(Settings).kubeconfig
     return contexts(kubeconfig, incomplete)
+
 
 def complete_config_keys(
     _ctx: click.Context, _param: click.Parameter, incomplete: str

@@ -23,6 +23,7 @@ from kubectl_fed.core.resources import describe
 from kubectl_fed.errors import FedError
 
 if TYPE_CHECKING:
+    from kubectl_fed.core.health import Health
     from kubectl_fed.core.resources import Resource
     from kubectl_fed.ops.get import MemberObjects
 
@@ -75,12 +76,13 @@ def get(
 
     The live objects of TYPE in the member clusters, like `kubectl get` across them.
 
-    Members are asked concurrently; each row says its CLUSTER and whether the federation
-    MANAGED it (yes, no, or adopted). A member that does not answer is a row with a
-    MESSAGE and makes the exit code 1 (one that does not serve TYPE is a row too, but
-    not an error). `-o json|yaml` prints a List
-    whose items carry their cluster in the annotation kubectl-fed.io/cluster (added to
-    the output only); `-o name` prints `cluster/CLUSTER TYPE.GROUP/NAME` lines.
+    Members are asked concurrently; each row says its CLUSTER, whether the federation
+    MANAGED it (yes, no, or adopted), and for workloads, Jobs, Pods, Services, Ingresses
+    and PVCs its HEALTH (Ready, Progressing, Failed, Unknown; -o wide adds the REASON).
+    A member that does not answer is a row with a MESSAGE and makes the exit code 1
+    (one that does not serve TYPE is a row too, but not an error). `-o json|yaml` prints
+    a List whose items carry their cluster in the annotation kubectl-fed.io/cluster
+    (added to the output only); `-o name` prints `cluster/CLUSTER TYPE.GROUP/NAME` lines.
 
     `kubectl fed get clusters` lists the members instead (as `kubectl fed clusters`).
     """
@@ -185,8 +187,11 @@ def _object_columns(
     def on_item(pick: Callable[[dict[str, Any]], Any]) -> Callable[[Any], Any]:
         return lambda r: "-" if r[1] is None else pick(r[1])  # "-": a member error row
 
+    from kubectl_fed.core.health import JUDGED
+
     namespaced = resource is None or resource["namespaced"]
     kind = (resource or {}).get("kind")
+    judged = resource is not None and (resource["group"], kind) in JUDGED
     columns = [Column("NAMESPACE", on_item(lambda o: _meta(o, "namespace")))]
     columns = columns if all_namespaces and namespaced else []
     columns += [
@@ -196,12 +201,25 @@ def _object_columns(
     ]
     if kind in READY_KINDS:
         columns.append(Column("READY", on_item(_ready)))
+    if judged:
+        columns.append(Column("HEALTH", on_item(lambda o: _health(resource, o).state)))
     columns.append(Column("AGE", on_item(lambda o: age(_meta(o, "creationTimestamp")))))
+    if judged:
+        columns.append(
+            Column("REASON", on_item(lambda o: _health(resource, o).reason), wide_only=True)
+        )
     if kind in READY_KINDS:
         columns.append(Column("IMAGES", on_item(_images), wide_only=True))
     if with_message:
         columns.append(Column("MESSAGE", lambda r: r[2]))
     return columns
+
+
+def _health(resource: Resource | None, obj: dict[str, Any]) -> Health:
+    from kubectl_fed.core.health import health_of
+
+    assert resource is not None
+    return health_of(resource["group"], resource["kind"], obj)
 
 
 def _ready(obj: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
-"""Membership commands: join, unjoin, clusters, cordon, uncordon, taint."""
+"""Membership commands: join, unjoin, rotate, clusters, cordon, uncordon, taint."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -11,6 +12,8 @@ from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import dry_run_option, host_options, output_options, settings
 from kubectl_fed.cli.terminal import echo
 from kubectl_fed.errors import FedError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _parsed(parse: Any, text: str | None, flag: str) -> Any:
@@ -22,63 +25,106 @@ def _parsed(parse: Any, text: str | None, flag: str) -> Any:
         raise FedError(f"{flag}: {err}") from None
 
 
+def member_context_options(context_help: str) -> Callable[[F], F]:
+    """--cluster-context and --cluster-kubeconfig: your own way to the member."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's)."
+        )(function)
+        return click.option(
+            "--cluster-context", shell_complete=complete_member_contexts, help=context_help
+        )(function)
+
+    return decorate
+
+
 @click.command(
     cls=FedCommand,
     examples="""
-    # Join the cluster of context member-1 as member member-1, labelled region=eu
+    # Join the cluster of context member-1 as member-1, labelled region=eu, with its own identity
     kubectl fed join member-1 --cluster-context member-1 --labels region=eu --overwrite
 
     # Print what joining member-2 would write (credentials redacted), write nothing
     kubectl fed join member-2 --cluster-context member-2 --overwrite --dry-run=client -o yaml
+
+    # After a FederatedTypeConfig added a kind: let member-1's identity handle it too
+    kubectl fed join member-1 --update-role
     """,
 )
 @click.argument("name")
 @host_options
-@click.option(
-    "--cluster-context",
-    required=True,
-    shell_complete=complete_member_contexts,
-    help="Kubeconfig context of the member.",
+@member_context_options(
+    "Kubeconfig context of the member (required, except with --update-role: then "
+    "the context it was joined with)."
 )
-@click.option("--cluster-kubeconfig", help="Kubeconfig file of the member (default: the host's).")
 @click.option("--labels", help="Cluster labels, k=v,k2=v2 (what policies select on).")
 @click.option("--taints", help="Cluster taints, k=v:Effect,...")
 @click.option(
     "--credentials",
-    type=click.Choice(["secret", "local"]),
-    default="secret",
+    type=click.Choice(["serviceaccount", "copy", "local", "secret"]),
+    default="serviceaccount",
     show_default=True,
-    help="secret: copy the context's credentials into a host Secret; local: keep "
-    "only a reference to the context in local state (exec plugins, short-lived).",
+    help="serviceaccount: create kubectl-fed's own identity in the member (a "
+    "ServiceAccount bound to what sync needs) and store only its token; copy: store the "
+    "context's own credential; local: store nothing, use the context from this machine "
+    "(secret is the old name of copy).",
+)
+@click.option(
+    "--token-ttl",
+    default="8760h",
+    show_default=True,
+    help="Lifetime of the member identity's token (at least 10m); sync renews it after 80% of it.",
+)
+@click.option(
+    "--update-role",
+    is_flag=True,
+    help="Only bring the member identity's ClusterRole up to date with the federated "
+    "types (after a FederatedTypeConfig added one).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing member of that name.")
 @dry_run_option
 @click.option("-o", "--output", type=click.Choice(["text", "yaml", "json"]), default="text")
 def join(
     name: str,
-    cluster_context: str,
+    cluster_context: str | None,
     cluster_kubeconfig: str | None,
     labels: str | None,
     taints: str | None,
     credentials: str,
+    token_ttl: str,
+    update_role: bool,
     overwrite: bool,
     dry_run: str,
     output: str,
 ) -> None:
     """Join a cluster to the federation as member NAME.
 
+    By default kubectl-fed gets an identity of its own in the member: your context
+    (any kind of user: token, client certificate, exec plugin) creates the
+    ServiceAccount kubectl-fed in the fed namespace, a ClusterRole kubectl-fed holding
+    exactly what the federation does there, and the bindings; a token of that
+    ServiceAccount (TokenRequest API, --token-ttl) is what the host Secret stores, never
+    your own credential. The TLS server name and proxy URL of the context are recorded
+    and used by every command.
+
     A cluster is a member once: it is known by the uid of its kube-system namespace
     (recorded in the annotation kubectl-fed.io/cluster-id), whatever name, URL or TLS
     setting reaches it, and joining it again under another name is refused. Its
     credentials need `get` on namespaces/kube-system.
     """
+    s = settings()
+    if update_role:
+        _update_role(name, cluster_context, cluster_kubeconfig)
+        return
+    if not cluster_context:
+        raise click.UsageError('required flag(s) "cluster-context" not set')
     from kubectl_fed.core.membership import redact
     from kubectl_fed.core.parsing import parse_labels, parse_taints
     from kubectl_fed.ops.membership import JoinRequest
     from kubectl_fed.ops.membership import join as do_join
     from kubectl_fed.output import dump_documents
 
-    s = settings()
     request = JoinRequest(
         name=name,
         context=cluster_context,
@@ -88,14 +134,48 @@ def join(
         credentials=credentials,
         overwrite=overwrite,
         dry_run=dry_run,
+        token_ttl_s=_token_ttl(token_ttl),
     )
     joined = do_join(s.host(), request, s.timeout)
     _warn(joined.warnings)
+    for what in joined.removed:
+        click.echo(f"{what} deleted from {name} (no longer used)", err=output != "text")
     if output != "text":
         click.echo(dump_documents([redact(o) for o in joined.objects], output))
         return
     suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
-    click.echo(f"cluster {name} joined ({credentials} credentials){suffix}")
+    mode = "copy" if credentials == "secret" else credentials
+    click.echo(f"cluster {name} joined ({_credentials_text(mode, joined.token)}){suffix}")
+
+
+def _credentials_text(mode: str, token: Any) -> str:
+    if mode != "serviceaccount":
+        return f"{mode} credentials"
+    from kubectl_fed.core.member_identity import SERVICE_ACCOUNT
+
+    text = f"serviceaccount credentials: {SERVICE_ACCOUNT}"
+    if token is not None and token.expires is not None:
+        text += f", token valid until {token.expires:%Y-%m-%dT%H:%M:%SZ}"
+    return text
+
+
+def _token_ttl(text: str) -> int:
+    from kubectl_fed.core.member_identity import MIN_TOKEN_TTL_S
+    from kubectl_fed.core.parsing import parse_duration
+
+    seconds = int(_parsed(parse_duration, text, "--token-ttl"))
+    if seconds < MIN_TOKEN_TTL_S:
+        raise FedError(f"--token-ttl: {text!r} is shorter than 10m, the shortest a token lives")
+    return seconds
+
+
+def _update_role(name: str, context: str | None, kubeconfig: str | None) -> None:
+    from kubectl_fed.ops.identity import update_role
+
+    s = settings()
+    role = update_role(s.host(), name, context, kubeconfig, s.timeout)
+    kinds = sum(len(r.get("resources") or []) for r in role["rules"])
+    click.echo(f"clusterrole kubectl-fed in {name} updated ({kinds} resources)")
 
 
 @click.command(
@@ -119,15 +199,68 @@ def join(
     help="What happens to the federation's objects in that member: orphan leaves them "
     "running without the federation's marks; delete removes them.",
 )
-def unjoin(name: str, cascade: str) -> None:
-    """Remove member NAME and its credentials."""
+@member_context_options(
+    "Kubeconfig context of the member, to remove kubectl-fed's identity there "
+    "(default: the context it was joined with)."
+)
+def unjoin(
+    name: str, cascade: str, cluster_context: str | None, cluster_kubeconfig: str | None
+) -> None:
+    """Remove member NAME, its credentials and the identity join gave it.
+
+    The ServiceAccount, roles and bindings join created in the member are removed with
+    your own credentials for it (--cluster-context); a member that cannot be reached is
+    removed from the federation all the same, and what stays in it is named.
+    """
     from kubectl_fed.ops.membership import unjoin as do_unjoin
 
     s = settings()
-    handled, warnings = do_unjoin(s.host(), name, cascade, s.timeout)
-    _warn(warnings)
+    kubeconfig = cluster_kubeconfig or s.host_target()[0]
+    done = do_unjoin(s.host(), name, cascade, s.timeout, cluster_context, kubeconfig)
+    _warn(done.warnings)
+    for what in done.removed:
+        click.echo(f"{what} deleted from {name}")
     verb = "deleted" if cascade == "delete" else "orphaned"
-    click.echo(f"cluster {name} unjoined ({handled} objects {verb})")
+    click.echo(f"cluster {name} unjoined ({done.handled} objects {verb})")
+
+
+@click.command(
+    cls=FedCommand,
+    examples="""
+    # A new token for member-1's kubectl-fed identity, now
+    kubectl fed rotate member-1
+
+    # After the token expired: ask for one with your own credentials for the member
+    kubectl fed rotate member-1 --cluster-context member-1 --token-ttl 720h
+    """,
+)
+@click.argument("name", shell_complete=complete_members)
+@host_options
+@member_context_options(
+    "Kubeconfig context of the member, when the stored token cannot ask for its "
+    "successor (expired or revoked). Default: the identity asks for itself."
+)
+@click.option("--token-ttl", help="Lifetime of the new token (default: the old one's).")
+def rotate(
+    name: str, cluster_context: str | None, cluster_kubeconfig: str | None, token_ttl: str | None
+) -> None:
+    """Give member NAME's kubectl-fed identity a new token and store it.
+
+    sync does this by itself once a token has used 80% of its lifetime; `rotate` does it
+    now (a token seen where it should not be, an expired one, a shorter --token-ttl).
+    Each token is bound to a Secret of its own in the member's fed namespace; the
+    previous token's Secret is deleted once the new token is stored, so the previous
+    token stops working at once (the member's apiserver may honour it for a few more
+    seconds from its cache).
+    """
+    from kubectl_fed.ops.identity import rotate as do_rotate
+
+    s = settings()
+    kubeconfig = cluster_kubeconfig or s.host_target()[0]
+    ttl = _token_ttl(token_ttl) if token_ttl else None
+    token = do_rotate(s.host(), name, cluster_context, kubeconfig, ttl, s.timeout)
+    until = f", valid until {token.expires:%Y-%m-%dT%H:%M:%SZ}" if token.expires else ""
+    click.echo(f"cluster {name}: new token stored{until}")
 
 
 def _warn(warnings: list[str]) -> None:
@@ -181,6 +314,34 @@ def _cluster_columns() -> list[Any]:
         Column("AGE", lambda c: age(c["metadata"].get("creationTimestamp"))),
         Column("ENDPOINT", lambda c: (c.get("spec") or {}).get("apiEndpoint"), wide_only=True),
         Column("CREDENTIALS", credentials_mode, wide_only=True),
+        *_capacity_columns(),
+    ]
+
+
+def _capacity_columns() -> list[Any]:
+    """NODES (schedulable), CPU and MEMORY (available/allocatable), as recorded in
+    status.resources by join, `--refresh` and sync; `<unknown>` before any record."""
+    from kubectl_fed.core.capacity import shown
+    from kubectl_fed.output import Column
+
+    def resources(c: dict[str, Any]) -> Any:
+        return (c.get("status") or {}).get("resources")
+
+    def nodes(c: dict[str, Any]) -> Any:
+        recorded = resources(c)
+        return recorded.get("schedulableNodes", 0) if isinstance(recorded, dict) else "<unknown>"
+
+    def resource(name: str) -> Any:
+        def cell(c: dict[str, Any]) -> Any:
+            recorded = resources(c)
+            return shown(recorded, name) if isinstance(recorded, dict) else "<unknown>"
+
+        return cell
+
+    return [
+        Column("NODES", nodes, wide_only=True),
+        Column("CPU", resource("cpu"), wide_only=True),
+        Column("MEMORY", resource("memory"), wide_only=True),
     ]
 
 
@@ -217,7 +378,7 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
     # List the members
     kubectl fed clusters
 
-    # Probe every member now, record what answers, and show endpoints and credentials
+    # Probe every member now, record what answers and its capacity, show all of it
     kubectl fed clusters --refresh -o wide
     """,
 )
@@ -226,10 +387,17 @@ def list_clusters(output: str, no_headers: bool, refresh: bool) -> None:
 @click.option(
     "--refresh",
     is_flag=True,
-    help="Probe every member now (concurrently) and record Ready/Offline in status.",
+    help="Probe every member now (concurrently) and record Ready/Offline, version, API "
+    "resources and capacity (nodes, CPU, memory) in status.",
 )
 def clusters(output: str, no_headers: bool, refresh: bool) -> None:
-    """List the members of the federation."""
+    """List the members of the federation.
+
+    -o wide adds ENDPOINT, CREDENTIALS, and the capacity recorded in status.resources as
+    KubeAdmiral's cluster controller records it: NODES (schedulable), CPU and MEMORY
+    (available/allocatable; available is allocatable minus the requests of pods that have
+    not terminated). A member without nodes shows 0 and <none>.
+    """
     list_clusters(output, no_headers, refresh)
 
 

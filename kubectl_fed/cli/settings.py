@@ -259,8 +259,7 @@ def root_options(function: F) -> F:
         expose_value=False,
         callback=_store("namespace_flag"),
         shell_complete=complete_namespaces,
-        help="Namespace of namespaced commands (default: the context's namespace, else "
-        "default).",
+        help="Namespace of namespaced commands (default: the context's namespace, else default).",
     )(function)
 
 

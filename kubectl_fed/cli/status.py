@@ -54,10 +54,12 @@ def status(
     """Propagation status of federated objects, per member cluster.
 
     table: one line per object (CLUSTERS OK, READY ready/desired summed over the
-    members, SYNCED); wide: one line per object and cluster (STATUS is the per-cluster
-    code); json/yaml: everything; name: the templates (deployment.apps/web).
-    Ready replicas are read live from every member, concurrently; a member that does not
-    answer shows its error. Exit 1 when any object or cluster is not OK.
+    members, HEALTH the worst of its copies', SYNCED); wide: one line per object and
+    cluster (STATUS is the per-cluster code, HEALTH Ready, Progressing, Failed or
+    Unknown with the member's REASON); json/yaml: everything; name: the templates
+    (deployment.apps/web). Member copies are read live from every member, concurrently;
+    a member that does not answer shows its error. Exit 1 when any object or cluster is
+    not OK, or a copy has Failed (e.g. ProgressDeadlineExceeded).
     """
     from kubectl_fed.ops.status import status as read_status
 
@@ -73,7 +75,7 @@ def status(
         click.echo(f"No federated objects found{where}.", err=True)
         return
     _print_status(states, output, no_headers, all_namespaces)
-    if not all(state.ok for state in states):
+    if not all(state.ok and state.healthy for state in states):
         click.get_current_context().exit(1)
 
 
@@ -114,6 +116,7 @@ def _print_status(
         Column("OBJECT", lambda r: r[0].object),
         Column("CLUSTERS OK", lambda r: _paint_unless(r[0].clusters_ok, r[0].ok)),
         Column("READY", lambda r: r[0].replicas),
+        Column("HEALTH", lambda r: _paint_health(r[0].health)),
         Column("SYNCED", lambda r: _tristate(r[0].synced)),
         Column("AGE", lambda r: age(r[0].created)),
         Column("MESSAGE", lambda r: _short(r[0].message, output)),
@@ -150,10 +153,28 @@ def _cluster_columns() -> list[Any]:
         Column("CLUSTER", cell(lambda o, c: c.cluster, lambda o: None)),
         Column("STATUS", cell(lambda o, c: paint_status(c.status), lambda o: None)),
         Column("READY", cell(lambda o, c: c.replicas, lambda o: None)),
+        Column("HEALTH", cell(lambda o, c: _paint_health(_state(c)), lambda o: None)),
+        Column("REASON", cell(lambda o, c: c.health.reason if c.health else None, lambda o: None)),
         Column("SYNCED", cell(lambda o, c: _tristate(c.synced), lambda o: _tristate(o.synced))),
         Column("AGE", cell(lambda o, c: age(c.created), lambda o: age(o.created))),
-        Column("MESSAGE", cell(lambda o, c: c.message, lambda o: o.message)),
+        Column("MESSAGE", cell(lambda o, c: _cluster_message(c), lambda o: o.message)),
     ]
+
+
+def _state(cluster: ClusterState) -> str | None:
+    return cluster.health.state if cluster.health else None
+
+
+def _cluster_message(cluster: ClusterState) -> str:
+    """What the sync recorded, else why the copy is not Ready."""
+    if cluster.message or cluster.health is None or cluster.health.state == "Ready":
+        return cluster.message
+    return cluster.health.message
+
+
+def _paint_health(state: str | None) -> str | None:
+    colour = {"Ready": "green", "Progressing": "yellow", "Failed": "red", "Unknown": "red"}
+    return paint(state, colour[state]) if state in colour else state
 
 
 def _short(message: str, output: str) -> str:

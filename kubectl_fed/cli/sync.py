@@ -215,6 +215,7 @@ def _run(
             ),
             progress=_progress(),
             scope=scope,
+            notice=_log,
         )
         if once:
             report = reconciler.run_pass()

@@ -11,6 +11,11 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_now() -> datetime:
+    """This moment, as a datetime (token lifetimes are compared with it)."""
+    return datetime.now(timezone.utc)
+
+
 def micro_time(moment: datetime | None = None) -> str:
     """A MicroTime (a Lease's acquire and renew times): `moment`, by default this one."""
     return (moment or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

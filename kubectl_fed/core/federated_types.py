@@ -40,6 +40,11 @@ class FederatedType:
     plural: str
     namespaced: bool
     replicas_path: tuple[str, ...] | None = None
+    # A FederatedTypeConfig's statusAggregation (on unless it says `enabled: false` or
+    # "Disabled", as KubeAdmiral's CRD defaults it) and statusCollection fields (None:
+    # collection off).
+    status_aggregation: bool = True
+    status_collection: tuple[str, ...] | None = None
 
     @property
     def api_version(self) -> str:
@@ -88,8 +93,31 @@ def types_with_configs(ftcs: list[dict[str, Any]]) -> list[FederatedType]:
             plural=plural,
             namespaced=source.get("scope", "Namespaced") == "Namespaced",
             replicas_path=tuple(path.split(".")) if path else None,
+            status_aggregation=status_aggregation_enabled(spec.get("statusAggregation")),
+            status_collection=status_collection_fields(spec.get("statusCollection")),
         )
     return sorted(by_key.values(), key=lambda t: (t.group, t.kind))
+
+
+def status_aggregation_enabled(setting: Any) -> bool:
+    """A FederatedTypeConfig's `statusAggregation`: `{enabled: bool}` in current KubeAdmiral,
+    whose CRD defaults an absent one to `{enabled: true}`; `Enabled`/`Disabled` in older
+    releases' samples. Anything else (a typo) leaves it on, as the default does."""
+    if isinstance(setting, dict):
+        return setting.get("enabled") is not False
+    if isinstance(setting, str):
+        return setting.strip().lower() != "disabled"
+    return True
+
+
+def status_collection_fields(setting: Any) -> tuple[str, ...] | None:
+    """A FederatedTypeConfig's `statusCollection`: the dotted paths to collect from each
+    member copy when `enabled` (older samples leave `enabled` out and list `fields`: on);
+    None when absent or `enabled: false`."""
+    if not isinstance(setting, dict) or setting.get("enabled") is False:
+        return None
+    fields = setting.get("fields") or []
+    return tuple(str(f) for f in fields if isinstance(f, str) and f)
 
 
 def type_of(types: list[FederatedType], api_version: str, kind: str) -> FederatedType | None:

@@ -23,6 +23,8 @@ SECRET_CA = "certificate-authority-data"
 SECRET_CERT = "client-certificate-data"
 SECRET_KEY = "client-key-data"
 SECRET_TOKEN = "service-account-token-data"
+# With spec.useServiceAccount, KubeAdmiral reads the CA from here instead of SECRET_CA.
+SECRET_TOKEN_CA = "service-account-ca-data"
 
 # Condition types on FederatedCluster status.
 JOINED, READY, OFFLINE = "Joined", "Ready", "Offline"

@@ -285,13 +285,15 @@ def copyable_credentials(target: Target) -> Credentials:
     if target.plugin:
         raise NotCopyable(
             f"context {context!r} authenticates with an {target.plugin} plugin, whose "
-            "short-lived credentials cannot be copied into a Secret: "
-            "join it with --credentials local"
+            "short-lived credentials cannot be copied into a Secret: join it without "
+            "--credentials copy (kubectl-fed's own identity is the default) or with "
+            "--credentials local"
         )
     if target.impersonation:
         raise NotCopyable(
             f"context {context!r} impersonates {target.impersonation.user!r}, which a "
-            "Secret cannot hold: join it with --credentials local"
+            "Secret cannot hold: join it without --credentials copy (kubectl-fed's own "
+            "identity is the default) or with --credentials local"
         )
     if target.dropped_credentials:
         raise NotCopyable(

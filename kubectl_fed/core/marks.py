@@ -79,7 +79,13 @@ FIELD_MANAGER: Final = "kubectl-fed"
 # --- host objects (kubectl-fed's own) -------------------------------------------------------
 
 FINALIZER: Final = "kubectl-fed.io/cleanup"  # on FederatedObjects: copies are removed first
-CREDENTIALS_ANNOTATION: Final = "kubectl-fed.io/credentials"  # "secret" | "local"
+# "serviceaccount" | "copy" | "local" ("secret", written before 0.2, means "copy").
+CREDENTIALS_ANNOTATION: Final = "kubectl-fed.io/credentials"
+# The TLS server name of the member's context at join (KubeAdmiral's spec has no field).
+TLS_SERVER_NAME_ANNOTATION: Final = "kubectl-fed.io/tls-server-name"
+# The kubeconfig context a member was joined with: the default way `rotate`, `unjoin` and
+# `join --update-role` reach it with the operator's own credentials. Only a name.
+JOIN_CONTEXT_ANNOTATION: Final = "kubectl-fed.io/join-context"
 # What a member *is*, whatever name, URL or TLS setting reaches it: the UID of its
 # kube-system namespace (Karmada's cluster ID). Recorded on the FederatedCluster as an
 # annotation: KubeAdmiral's spec has no field for it, and a label would be matched by

@@ -23,3 +23,15 @@ def merge_patch(old: Any, new: Any) -> Any:
             else:
                 patch[key] = value
     return patch
+
+
+def replacing(old: Any, new: Any) -> Any:
+    """A merge patch that sets `new` whole, whatever the server holds of it, and removes
+    what `old` had beyond it: `new` with nulls for the keys of `old` it lacks, at every
+    depth (a merge patch alone leaves a key out of `{}` in place)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        patch[key] = replacing(old.get(key), value)
+    return patch

@@ -1,5 +1,5 @@
-"""Status of a federated object: the per-cluster codes, the Propagated condition, and the
-workload status summed over the members and written back to the template."""
+"""Status of a federated object: the per-cluster codes and the Propagated condition (the
+template's status aggregated from its members is core/aggregation)."""
 
 from __future__ import annotations
 
@@ -58,63 +58,6 @@ def object_ok(errors: list[str], cluster_codes: Mapping[str, str], retired: bool
 
 CHECK_CLUSTERS = "CheckClusters"
 _MESSAGE_CLUSTERS = 5  # how many failing clusters the condition's message names
-
-# The counts each kind reports, summed over the members.
-COUNTED_FIELDS: dict[str, tuple[str, ...]] = {
-    "Deployment": (
-        "replicas",
-        "updatedReplicas",
-        "readyReplicas",
-        "availableReplicas",
-        "unavailableReplicas",
-    ),
-    "ReplicaSet": ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"),
-    "StatefulSet": (
-        "replicas",
-        "readyReplicas",
-        "currentReplicas",
-        "updatedReplicas",
-        "availableReplicas",
-    ),
-    "DaemonSet": (
-        "desiredNumberScheduled",
-        "currentNumberScheduled",
-        "updatedNumberScheduled",
-        "numberReady",
-        "numberAvailable",
-        "numberUnavailable",
-        "numberMisscheduled",
-    ),
-    "Job": ("active", "succeeded", "failed"),
-}
-
-
-def aggregate_workload_status(
-    kind: str,
-    member_statuses: Mapping[str, Mapping[str, Any] | None],
-    template_generation: int,
-    current: Mapping[str, bool],
-) -> dict[str, Any]:
-    """The template's status: each count of `kind` summed over the clusters that report it.
-
-    A count no member reports is left out; a member with no status yet (None) adds nothing.
-    `observedGeneration` is `template_generation` only when every cluster in
-    `member_statuses` is current (`current[cluster]` true: it runs the latest template and
-    has observed it), which holds trivially for no clusters; otherwise it is left out, so
-    `kubectl rollout status`-style waiters keep waiting. Kinds without counts get `{}`.
-    """
-    fields = COUNTED_FIELDS.get(kind)
-    if fields is None:
-        return {}
-    reported = [status for status in member_statuses.values() if status]
-    aggregated: dict[str, Any] = {}
-    for field in fields:
-        values = [status[field] for status in reported if isinstance(status.get(field), int)]
-        if values:
-            aggregated[field] = sum(values)
-    if all(current.get(cluster, False) for cluster in member_statuses):
-        aggregated["observedGeneration"] = template_generation
-    return aggregated
 
 
 def propagated_condition(cluster_statuses: Mapping[str, str], now: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from kubectl_fed.core.kubeconfig import (
     resolve_context,
 )
 from kubectl_fed.core.kubeconfig_checks import KubeconfigError, check_document
-from kubectl_fed.core.membership import credentials_from_secret
+from kubectl_fed.core.membership import credentials_from_secret, proxy_url_from_secret
 from kubectl_fed.core.proxy import proxy_for
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube import log
@@ -77,11 +77,24 @@ def target_spec(kubeconfig: str | None, target: Target) -> ConnectionSpec:
     return ConnectionSpec(target, f"context {target.context!r}", kubeconfig)
 
 
-def member_spec(name: str, server: str, insecure: bool, secret: dict[str, Any]) -> ConnectionSpec:
+def member_spec(
+    name: str,
+    server: str,
+    insecure: bool,
+    secret: dict[str, Any],
+    tls_server_name: str | None = None,
+) -> ConnectionSpec:
     """A member whose credentials are stored in the host, from its FederatedCluster's
-    endpoint and TLS setting and its Secret. Over plain http none are sent (as kubectl)."""
-    credentials = credentials_from_secret(server, insecure, secret)
-    return ConnectionSpec(credentials_dropped(Target(name, credentials)), credentials.server)
+    endpoint and TLS settings and its Secret (with the proxy its context named at join).
+    Over plain http none are sent (as kubectl)."""
+    try:
+        credentials = credentials_from_secret(server, insecure, secret)
+        proxy_url = proxy_url_from_secret(secret)
+    except ValueError as err:  # a Secret edited by hand: say which key, never its value
+        where = (secret.get("metadata") or {}).get("name") or "its Secret"
+        raise FedError(f"cluster {name}: secret {where}: {err}: join it again") from None
+    target = Target(name, credentials, tls_server_name=tls_server_name, proxy_url=proxy_url)
+    return ConnectionSpec(credentials_dropped(target), credentials.server)
 
 
 def connect(spec: ConnectionSpec, timeout: float | None, pool_size: int = 8) -> ClusterClient:

@@ -37,6 +37,10 @@ class NotFound(ApiError):
     status = 404
 
 
+class MethodNotAllowed(ApiError):
+    status = 405
+
+
 class Conflict(ApiError):
     status = 409
 
@@ -90,6 +94,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    405: MethodNotAllowed,
     409: Conflict,
     410: Gone,
     422: Invalid,

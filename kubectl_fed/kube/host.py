@@ -6,8 +6,10 @@ import os
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
-from kubectl_fed.core.clock import now
-from kubectl_fed.core.membership import Probe, credentials_mode, probe_status
+from kubectl_fed.core.clock import now, utc_now
+from kubectl_fed.core.member_identity import expired_token_message
+from kubectl_fed.core.membership import Probe, credentials_mode, probe_status, tls_server_name
+from kubectl_fed.core.mergepatch import replacing
 from kubectl_fed.errors import CRDsMissing, FedError
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import ConnectionSpec, connect, context_spec, member_spec
@@ -68,7 +70,8 @@ class Host:
         previous = ((cluster or self.cluster(name) or {}).get("status")) or {}
         status = probe_status(previous, probe, now())
         self.kube.merge_patch(
-            fed_path(kubeadmiral.FEDERATED_CLUSTERS, name) + "/status", {"status": status}
+            fed_path(kubeadmiral.FEDERATED_CLUSTERS, name) + "/status",
+            {"status": replacing(previous, status)},
         )
         return status
 
@@ -109,4 +112,24 @@ class Host:
             raise FedError(
                 f"cluster {name!r}: secret {self.fed_namespace}/{secret_name} is missing"
             ) from None
-        return member_spec(name, spec.get("apiEndpoint", ""), bool(spec.get("insecure")), secret)
+        expired = expired_token_message(name, secret, utc_now())
+        if expired:
+            raise FedError(expired)
+        return member_spec(
+            name,
+            spec.get("apiEndpoint", ""),
+            bool(spec.get("insecure")),
+            secret,
+            tls_server_name(cluster),
+        )
+
+    def member_secret(self, cluster: dict[str, Any]) -> dict[str, Any] | None:
+        """The member's credential Secret, None when it has none (or it is missing)."""
+        name = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
+        if not name:
+            return None
+        try:
+            found: dict[str, Any] = self.kube.get(self.secret_path(name))
+            return found
+        except NotFound:
+            return None

@@ -9,6 +9,7 @@ kubeconfig users that need an exec or auth-provider plugin (see connect.py).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import select
 import socket
@@ -154,6 +155,37 @@ def _read(sock: Any, count: int) -> bytes:
     return data
 
 
+def _checked_proxy(proxy: str) -> SplitResult:
+    """The proxy URL, refused here (not at the first request) when unusable. Errors name
+    it without its password: they end up in status conditions and doctor's output."""
+    url = urlsplit(proxy)
+    shown = redacted_url(url)
+    try:
+        url.port  # noqa: B018  (a bad port raises only when read)
+    except ValueError as err:
+        raise ValueError(f"proxy {shown!r}: {err}") from None
+    if url.scheme not in ("http", *SOCKS_SCHEMES) or not url.hostname:
+        raise ValueError(f"proxy {shown!r}: http:// (CONNECT) and socks5:// proxies are supported")
+    return url
+
+
+def redacted_url(url: SplitResult) -> str:
+    """The URL with its password shown as xxxxx (as Go's url.Redacted does)."""
+    if url.password is None:
+        return url.geturl()
+    netloc = url.netloc.rpartition("@")[2]
+    return url._replace(netloc=f"{url.username}:xxxxx@{netloc}").geturl()
+
+
+def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
+    """Basic credentials of an http:// proxy URL, sent with CONNECT as Go's transport
+    (kubectl) sends them."""
+    if proxy.username is None:
+        return {}
+    pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
 class Transport:
     """A small pool of connections to one server; safe to share between threads."""
 
@@ -178,13 +210,7 @@ class Transport:
         self._prefix = url.path.rstrip("/")
         self._ssl = ssl_context or ssl.create_default_context()
         self._server_hostname = server_hostname
-        self._proxy = urlsplit(proxy) if proxy else None
-        if self._proxy and (
-            self._proxy.scheme not in ("http", *SOCKS_SCHEMES) or not self._proxy.hostname
-        ):
-            raise ValueError(
-                f"proxy {proxy!r}: http:// (CONNECT) and socks5:// proxies are supported"
-            )
+        self._proxy = _checked_proxy(proxy) if proxy else None
         self.pool_size = pool_size
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -320,7 +346,7 @@ class Transport:
         else:
             connection = _Plain(host, port, timeout=timeout, socks=socks)
         if connect_proxy:
-            connection.set_tunnel(self._host, self._port)
+            connection.set_tunnel(self._host, self._port, headers=_proxy_auth(connect_proxy))
         return connection
 
     def _checkout(self, timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
+from kubectl_fed.core.clock import utc_now
 from kubectl_fed.core.federate import override_policies_of, policy_of
-from kubectl_fed.core.federated_types import FederatedType, default_types
+from kubectl_fed.core.federated_types import default_types
 from kubectl_fed.core.lease import DURATION_S, LEASE_NAME, describe
-from kubectl_fed.core.membership import condition
+from kubectl_fed.core.member_identity import (
+    CredentialDescription,
+    describe_credential,
+    member_permissions,
+)
+from kubectl_fed.core.membership import condition, credentials_mode
 from kubectl_fed.core.objects import key_of
-from kubectl_fed.core.status import COUNTED_FIELDS, PROPAGATED
+from kubectl_fed.core.permissions import Permission, sync_permissions
+from kubectl_fed.core.status import PROPAGATED
 from kubectl_fed.crds import CRD_REVISION, REVISION_ANNOTATION
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.errors import ApiError, Forbidden, NotFound, Unauthorized
@@ -32,8 +39,6 @@ from kubectl_fed.planning.snapshot import HostSnapshot, federated_types, load
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 SSR_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
-ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
-READ_VERBS = ("get", "list", "watch")
 SHOWN_NAMES = 5  # how many offenders a doctor line names before "+N more"
 
 
@@ -45,74 +50,6 @@ class Check:
 
     def as_dict(self) -> Object:
         return {"check": self.name, "status": self.status, "detail": self.detail}
-
-
-@dataclass(frozen=True)
-class Permission:
-    verb: str
-    resource: str
-    group: str = ""
-    subresource: str = ""
-    namespace: str = ""  # "": every namespace (or cluster-scoped)
-
-    def describe(self) -> str:
-        what = self.resource + (f"/{self.subresource}" if self.subresource else "")
-        what += f".{self.group}" if self.group else ""
-        return f"{self.verb} {what}" + (f" in {self.namespace}" if self.namespace else "")
-
-    def review(self) -> Object:
-        attributes = {
-            "verb": self.verb,
-            "group": self.group,
-            "resource": self.resource,
-            "subresource": self.subresource,
-            "namespace": self.namespace,
-        }
-        return {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}},
-        }
-
-
-def sync_permissions(fed_namespace: str, types: list[FederatedType]) -> list[Permission]:
-    """Every permission `kubectl fed sync` uses in the host."""
-    needed: list[tuple[Iterable[str], str, str, str, str]] = [
-        (ALL_VERBS, kubeadmiral.FEDERATED_OBJECTS, kubeadmiral.GROUP, "", ""),
-        (("patch",), kubeadmiral.FEDERATED_OBJECTS, kubeadmiral.GROUP, "status", ""),
-        (ALL_VERBS, kubeadmiral.CLUSTER_FEDERATED_OBJECTS, kubeadmiral.GROUP, "", ""),
-        (("patch",), kubeadmiral.CLUSTER_FEDERATED_OBJECTS, kubeadmiral.GROUP, "status", ""),
-        (READ_VERBS, kubeadmiral.FEDERATED_CLUSTERS, kubeadmiral.GROUP, "", ""),
-        (
-            ("patch",),
-            kubeadmiral.FEDERATED_CLUSTERS,
-            kubeadmiral.GROUP,
-            "status",
-            "",
-        ),  # Ready/Offline
-        *(
-            (READ_VERBS, plural, kubeadmiral.GROUP, "", "")
-            for plural in (
-                kubeadmiral.PROPAGATION_POLICIES,
-                kubeadmiral.CLUSTER_PROPAGATION_POLICIES,
-                kubeadmiral.OVERRIDE_POLICIES,
-                kubeadmiral.CLUSTER_OVERRIDE_POLICIES,
-                kubeadmiral.FEDERATED_TYPE_CONFIGS,
-            )
-        ),
-        (("get",), "secrets", "", "", fed_namespace),  # member credentials
-        (("get",), "configmaps", "", "", fed_namespace),  # federation settings
-        (("get", "create", "update", "delete"), "leases", "coordination.k8s.io", "", fed_namespace),
-    ]
-    for ftype in types:
-        needed.append((READ_VERBS, ftype.plural, ftype.group, "", ""))
-        if ftype.kind in COUNTED_FIELDS:  # workload counts are summed into the template
-            needed.append((("patch",), ftype.plural, ftype.group, "status", ""))
-    return [
-        Permission(verb, resource, group, subresource, namespace)
-        for verbs, resource, group, subresource, namespace in needed
-        for verb in verbs
-    ]
 
 
 def denied_text(denied: list[Permission]) -> str:
@@ -189,7 +126,9 @@ def identity_text(user_info: Mapping[str, Any]) -> str:
 
 
 def crd_check(host: Host) -> Check:
-    wanted = [o for o in desired_objects(host.fed_namespace) if o["kind"] != "Namespace"]
+    wanted = [
+        o for o in desired_objects(host.fed_namespace) if o["kind"] == "CustomResourceDefinition"
+    ]
     live: dict[str, Object | None] = {}
     for crd in wanted:
         name = crd["metadata"]["name"]
@@ -283,7 +222,79 @@ def _member_checks(host: Host, host_version: str, timeout: float | None) -> list
     clusters = host.clusters()
     if not clusters:
         return [Check("members", WARN, "no members joined: use `kubectl fed join`")]
-    return parallel(lambda c: _member_check(host, c, host_version, timeout), clusters)
+    checks = parallel(lambda c: _member_and_credentials(host, c, host_version, timeout), clusters)
+    return [check for pair in checks for check in pair]
+
+
+def _member_and_credentials(
+    host: Host, cluster: Object, host_version: str, timeout: float | None
+) -> list[Check]:
+    name = cluster["metadata"]["name"]
+    return [
+        _member_check(host, cluster, host_version, timeout),
+        _guarded(f"credentials {name}", lambda: _credentials_check(host, cluster, timeout)),
+    ]
+
+
+def _credentials_check(host: Host, cluster: Object, timeout: float | None) -> Check:
+    """What the stored credential is, how long it lives, and whether it holds too much
+    (cluster-admin) or too little (kinds the member identity's role lacks)."""
+    name = cluster["metadata"]["name"]
+    label = f"credentials {name}"
+    mode = credentials_mode(cluster)
+    if mode == "local":
+        return Check(label, OK, "local: the kubeconfig context on this machine, nothing stored")
+    secret = host.member_secret(cluster)
+    if secret is None:
+        return Check(label, FAIL, "the credential Secret is missing: join it again")
+    described = describe_credential(name, mode, secret, host.fed_namespace, utc_now())
+    if described.status == FAIL:
+        return Check(label, FAIL, described.text)
+    try:
+        kube = host.connect_member(cluster, timeout)
+    except FedError as err:
+        return Check(label, FAIL, f"{described.text}; {err.message}")
+    try:
+        admin = _allowed(kube, Permission("*", "*", "*"))
+        missing = (
+            []
+            if mode != "serviceaccount"
+            else [p for p in member_permissions(federated_types(host)) if not _allowed(kube, p)]
+        )
+    except Unauthorized as err:  # a credential the member refuses can do nothing
+        return Check(label, FAIL, f"{described.text}; {err.message}")
+    except ApiError as err:
+        return Check(label, WARN, f"{described.text}; cannot ask what it may do: {err.message}")
+    finally:
+        kube.close()
+    return credentials_verdict(name, described, admin, [p.describe() for p in missing])
+
+
+def _allowed(kube: Any, permission: Permission) -> bool:
+    answer = kube.create(SSAR_PATH, permission.review())
+    return bool((answer.get("status") or {}).get("allowed"))
+
+
+def credentials_verdict(
+    name: str, described: CredentialDescription, admin: bool, missing: list[str]
+) -> Check:
+    label = f"credentials {name}"
+    if missing:
+        return Check(
+            label,
+            FAIL,
+            f"{described.text}; its role lacks {_named(missing)}: run "
+            f"`kubectl fed join {name} --update-role`",
+        )
+    if admin:
+        return Check(
+            label,
+            WARN,
+            f"{described.text}; it is cluster-admin in {name}: whoever reads the Secret owns "
+            f"the member (join it again without --credentials copy for a least-privilege "
+            "identity)",
+        )
+    return Check(label, described.status, described.text)
 
 
 def _member_check(host: Host, cluster: Object, host_version: str, timeout: float | None) -> Check:

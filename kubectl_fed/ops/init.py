@@ -1,4 +1,5 @@
-"""`kubectl fed init`: the fed namespace and the federation CRDs, installed idempotently."""
+"""`kubectl fed init`: the fed namespace, the federation CRDs and the roles of a sync, installed
+idempotently."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_fed.core.federated_types import FederatedType, types_with_configs
+from kubectl_fed.core.permissions import sync_role_objects
 from kubectl_fed.crds import CRD_REVISION, REVISION_ANNOTATION, load_crds
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.errors import NotFound
+from kubectl_fed.kube.identity import object_path
 from kubectl_fed.ops.membership import ensure_namespace
 from kubectl_fed.planning.snapshot import SETTINGS_CONFIGMAP, V1_COMPAT_KEY
 
@@ -28,11 +32,13 @@ class Change:
 
 
 def desired_objects(fed_namespace: str, v1_compat: bool | None = None) -> list[dict[str, Any]]:
-    """Everything init applies, in order: the namespace, each CRD (hash-stamped), and the
-    settings ConfigMap when a setting is given."""
+    """Everything init applies, in order: the namespace, each CRD (hash-stamped), the
+    settings ConfigMap when a setting is given, and the sync roles (for the default kinds;
+    init adds those of FederatedTypeConfigs already in the host)."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fed_namespace}}
     settings = [settings_configmap(fed_namespace, v1_compat)] if v1_compat is not None else []
-    return [namespace, *(_stamped(crd) for crd in load_crds()), *settings]
+    roles = sync_role_objects(fed_namespace, types_with_configs([]))
+    return [namespace, *(_stamped(crd) for crd in load_crds()), *settings, *roles]
 
 
 def settings_configmap(fed_namespace: str, v1_compat: bool) -> dict[str, Any]:
@@ -76,7 +82,47 @@ def install(
         _wait_established(kube, pending)
     if v1_compat is not None:
         changes.append(_apply_settings(kube, fed_namespace, v1_compat, dry_run))
+    changes += _apply_sync_roles(kube, fed_namespace, dry_run)
     return changes
+
+
+def _apply_sync_roles(kube: ClusterClient, fed_namespace: str, dry_run: bool) -> list[Change]:
+    """The ClusterRole and Role `kubectl-fed-sync`: what sync needs in the host, for
+    operators who run sync as a narrower user than cluster-admin (README: Security).
+    Kinds added by FederatedTypeConfigs are included: run init again after adding one."""
+    return [
+        Change(
+            role["kind"],
+            role["metadata"]["name"],
+            _apply_changed(kube, object_path(role), role, "rules", dry_run),
+        )
+        for role in sync_role_objects(fed_namespace, _federated_types(kube))
+    ]
+
+
+def _apply_changed(
+    kube: ClusterClient, path: str, wanted: dict[str, Any], field: str, dry_run: bool
+) -> str:
+    """Apply `wanted` unless the live object's `field` is already the same; the action."""
+    try:
+        live = kube.get(path)
+        action = "unchanged" if live.get(field) == wanted[field] else "configured"
+    except NotFound:
+        action = "created"
+    if action != "unchanged":
+        kube.apply(path, wanted, dry_run=dry_run)
+    return action
+
+
+def _federated_types(kube: ClusterClient) -> list[FederatedType]:
+    from kubectl_fed.core import kubeadmiral
+    from kubectl_fed.kube.host import fed_path
+
+    try:
+        ftcs = list(kube.list_all(fed_path(kubeadmiral.FEDERATED_TYPE_CONFIGS)))
+    except NotFound:  # a dry run before the CRDs exist
+        ftcs = []
+    return types_with_configs(ftcs)
 
 
 def _apply_settings(
@@ -84,13 +130,7 @@ def _apply_settings(
 ) -> Change:
     wanted = settings_configmap(fed_namespace, v1_compat)
     path = f"/api/v1/namespaces/{fed_namespace}/configmaps/{SETTINGS_CONFIGMAP}"
-    try:
-        live = kube.get(path)
-        action = "unchanged" if live.get("data") == wanted["data"] else "configured"
-    except NotFound:
-        action = "created"
-    if action != "unchanged":
-        kube.apply(path, wanted, dry_run=dry_run)
+    action = _apply_changed(kube, path, wanted, "data", dry_run)
     return Change("ConfigMap", f"{SETTINGS_CONFIGMAP} (v1-compat={str(v1_compat).lower()})", action)
 
 

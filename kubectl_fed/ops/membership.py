@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral, marks
 from kubectl_fed.core.federated_types import FederatedType
 from kubectl_fed.core.kubeconfig import Credentials, NotCopyable, Target, copyable_credentials
 from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION
+from kubectl_fed.core.member_identity import DEFAULT_TOKEN_TTL_S, Token, holder_of
 from kubectl_fed.core.membership import (
     IDENTITY_NAMESPACE,
     Probe,
+    StoredAccess,
     api_resource_types,
     build_federated_cluster,
     build_secret,
+    credentials_mode,
     identity_warnings,
     member_with_id,
     recorded_cluster_id,
     secret_name,
+    stored_access,
 )
 from kubectl_fed.core.namespaces import NAMESPACE
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
+from kubectl_fed.kube import identity as member_identity
+from kubectl_fed.kube.capacity import read_capacity
 from kubectl_fed.kube.client import ClusterClient
 from kubectl_fed.kube.connect import connect_target, kubeconfig_target
 from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host, fed_path
+from kubectl_fed.kube.identity import read_cluster_id
 
 
 @dataclass
@@ -38,24 +45,28 @@ class JoinRequest:
     kubeconfig: str | None
     labels: dict[str, str]
     taints: list[dict[str, str]]
-    credentials: str  # "secret" | "local"
+    credentials: str  # "serviceaccount" | "copy" | "local"
     overwrite: bool
     dry_run: str  # "none" | "client" | "server"
+    token_ttl_s: int = DEFAULT_TOKEN_TTL_S
 
 
 @dataclass
 class Joined:
-    objects: list[dict[str, Any]]  # written, or that would be
+    objects: list[dict[str, Any]]  # written, or that would be (member objects too)
     warnings: list[str]
+    token: Token | None = None  # the member identity's, when one was minted
+    removed: list[str] = field(default_factory=list)  # an identity --overwrite made unused
 
 
 def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
-    """Check the member answers and is not a member already, then write its Secret and
-    FederatedCluster.
+    """Check the member answers and is not a member already, give kubectl-fed its own
+    identity there (by default), then write its Secret and FederatedCluster.
 
-    Nothing is written when any check fails; a Secret written before a failed cluster
-    write is removed again.
+    Nothing is left half-done when a step fails: a Secret written before a failed
+    cluster write is removed again, and so is an identity minted for a new member.
     """
+    mode = "copy" if request.credentials == "secret" else request.credentials
     try:
         check_cluster_name(request.name)
     except ParseError as err:
@@ -65,9 +76,11 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
     if existing and not request.overwrite:
         raise FedError(f"cluster {request.name!r} already joined: use --overwrite to replace it")
     target = kubeconfig_target(request.kubeconfig, request.context)
-    credentials = _copyable(target) if request.credentials == "secret" else None
+    copied = _copyable(target) if mode == "copy" else None
+    if mode == "serviceaccount":
+        _refuse_plain_http(target)
     server, insecure = target.credentials.server, target.credentials.insecure
-    probe = _probe(connect_target(request.kubeconfig, target, timeout))
+    probe = _probe(connect_target(request.kubeconfig, target, timeout), capacity=True)
     if not probe.reachable:
         raise FedError(f"cluster {request.name!r} does not answer: {probe.message}")
     if not probe.cluster_id:
@@ -77,6 +90,12 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
             f"need `get` on namespaces/{IDENTITY_NAMESPACE})"
         )
     warnings: list[str] = []
+    if insecure and mode != "local":
+        warnings.append(
+            f"cluster {request.name!r} is reached without verifying its certificate "
+            "(insecure-skip-tls-verify): whoever answers at its address gets the stored "
+            "credential"
+        )
     twin = same_cluster(host, probe.cluster_id, request.name, timeout, warnings)
     if twin:
         raise FedError(
@@ -84,21 +103,172 @@ def join(host: Host, request: JoinRequest, timeout: float | None) -> Joined:
             f"(same {IDENTITY_NAMESPACE} namespace uid {probe.cluster_id}): a cluster can be "
             "a member only once"
         )
-    secret = build_secret(request.name, host.fed_namespace, credentials) if credentials else None
+    minted = _mint(host, request, target, timeout) if mode == "serviceaccount" else None
+    access = None
+    if minted is not None:
+        token = minted.token
+        access = StoredAccess(
+            ca_data=target.credentials.ca_data,
+            token=token.value if token else _DRY_RUN_TOKEN,
+            proxy_url=target.proxy_url,
+            annotations=token.annotations() if token else {},
+        )
+    elif copied is not None:
+        access = stored_access(copied, target.proxy_url)
+    secret = build_secret(request.name, host.fed_namespace, access) if access else None
     cluster = build_federated_cluster(
         request.name,
         server,
         insecure=insecure,
         labels=request.labels,
         taints=request.taints,
-        credentials_mode=request.credentials,
+        credentials_mode=mode,
         secret=secret_name(request.name) if secret else None,
         cluster_id=probe.cluster_id,
+        uses_token=bool(access and access.uses_token),
+        tls_server_name=target.tls_server_name if mode != "local" else None,
+        join_context=request.context,
     )
-    objects = [o for o in (secret, cluster) if o]
+    objects = [o for o in (secret, cluster) if o] + (minted.objects if minted else [])
+    replaced = holder_of(host.member_secret(existing) or {}) if existing else ""
     if request.dry_run != "client":
-        _write_join(host, secret, cluster, existing, probe, request)
-    return Joined(objects, warnings)
+        try:
+            if minted and minted.token:
+                _check_token(request.name, target, minted.token, timeout)
+            _write_join(host, secret, cluster, existing, probe, request, mode)
+        except (ApiError, FedError):
+            if minted and minted.token and not existing:
+                _forget_identity(host, request, target, timeout)
+            raise
+    removed: list[str] = []
+    if existing and request.dry_run == "none":
+        removed, left = _retire_identity(host, request, existing, probe, mode, timeout)
+        warnings += left
+        if minted and minted.token and replaced and replaced != minted.token.holder:
+            _revoke_replaced(host, request, target, replaced, timeout, warnings)
+    return Joined(objects, warnings, minted.token if minted else None, removed)
+
+
+_DRY_RUN_TOKEN = "<minted at join>"  # what a dry run shows in place of a token
+
+
+def _revoke_replaced(
+    host: Host,
+    request: JoinRequest,
+    target: Target,
+    holder: str,
+    timeout: float | None,
+    warnings: list[str],
+) -> None:
+    """--overwrite minted a new token: the one it replaces stops working now."""
+    kube = connect_target(request.kubeconfig, target, timeout)
+    try:
+        if not member_identity.revoke(kube, host.fed_namespace, holder):
+            warnings.append(
+                f"the replaced token of {request.name} could not be revoked: it works until "
+                f"it expires (delete secret {host.fed_namespace}/{holder} in the member)"
+            )
+    finally:
+        kube.close()
+
+
+def _retire_identity(
+    host: Host,
+    request: JoinRequest,
+    existing: dict[str, Any],
+    probe: Probe,
+    mode: str,
+    timeout: float | None,
+) -> tuple[list[str], list[str]]:
+    """--overwrite of a member that had kubectl-fed's identity, when the new record does
+    not use it (copied or local credentials, or another cluster): nothing else would
+    ever remove it (unjoin removes only the identity of a serviceaccount member).
+    Returns (removed, warnings naming what stays)."""
+    from kubectl_fed.ops.identity import remove_identity
+
+    recorded = recorded_cluster_id(existing)
+    if credentials_mode(existing) != "serviceaccount" or not recorded:
+        return [], []
+    same = recorded == probe.cluster_id
+    if same and mode == "serviceaccount":
+        return [], []
+    # The same cluster: the context just used; another one: the context it was joined with.
+    context = request.context if same else None
+    return remove_identity(host, existing, context, request.kubeconfig, timeout)
+
+
+def _refuse_plain_http(target: Target) -> None:
+    if target.dropped_credentials or not target.credentials.server.startswith("https://"):
+        raise FedError(
+            f"context {target.context!r}: server {target.credentials.server} is plain http: "
+            "a token would travel in clear (kubectl sends none there either): join it by a "
+            "https:// server"
+        )
+
+
+def _mint(
+    host: Host, request: JoinRequest, target: Target, timeout: float | None
+) -> member_identity.Minted:
+    """The member identity, created with the operator's context (any kind of user:
+    tokens, client certificates, exec plugins). Its token is checked by `join` before it
+    is stored, where a failure removes what was minted."""
+    from kubectl_fed.core.member_identity import identity_objects
+    from kubectl_fed.planning.snapshot import federated_types
+
+    types = federated_types(host)
+    if request.dry_run == "client":
+        return member_identity.Minted(identity_objects(host.fed_namespace, types), None)
+    kube = connect_target(request.kubeconfig, target, timeout)
+    try:
+        minted = member_identity.mint(
+            kube,
+            request.name,
+            host.fed_namespace,
+            types,
+            request.token_ttl_s,
+            dry_run=request.dry_run == "server",
+        )
+    finally:
+        kube.close()
+    return minted
+
+
+def _check_token(name: str, target: Target, token: Token, timeout: float | None) -> None:
+    """The minted token must open the member before the host is told to use it."""
+    from kubectl_fed.kube.connect import connect, member_spec
+
+    access = StoredAccess(
+        ca_data=target.credentials.ca_data, token=token.value, proxy_url=target.proxy_url
+    )
+    secret = build_secret(name, "", access)
+    spec = member_spec(
+        name,
+        target.credentials.server,
+        target.credentials.insecure,
+        secret,
+        target.tls_server_name,
+    )
+    kube = connect(spec, timeout)
+    try:
+        kube.get("/api/v1/namespaces", limit=1)
+    except ApiError as err:
+        raise FedError(
+            f"member {name}: the minted kubectl-fed token does not open it: {err.message}"
+        ) from None
+    finally:
+        kube.close()
+
+
+def _forget_identity(
+    host: Host, request: JoinRequest, target: Target, timeout: float | None
+) -> None:
+    """Undo a mint whose host side could not be written (a new member only)."""
+    kube = connect_target(request.kubeconfig, target, timeout)
+    try:
+        with contextlib.suppress(ApiError):
+            member_identity.remove(kube, host.fed_namespace)
+    finally:
+        kube.close()
 
 
 def same_cluster(
@@ -123,16 +293,6 @@ def same_cluster(
         if not identity:
             warnings.append(f"cannot tell whether member {name!r} is the same cluster: {error}")
     return None
-
-
-def read_cluster_id(kube: ClusterClient) -> str:
-    """The uid of the cluster's kube-system namespace: the same by every URL, name or TLS
-    setting that reaches the cluster, and new when the cluster is rebuilt."""
-    namespace = kube.get(f"/api/v1/namespaces/{IDENTITY_NAMESPACE}")
-    uid = str((namespace.get("metadata") or {}).get("uid") or "")
-    if not uid:
-        raise FedError(f"{kube.name}: namespace {IDENTITY_NAMESPACE} has no uid")
-    return uid
 
 
 def read_identities(
@@ -166,11 +326,12 @@ def _write_join(
     existing: dict[str, Any] | None,
     probe: Probe,
     request: JoinRequest,
+    mode: str,
 ) -> None:
     dry = request.dry_run == "server"
     ensure_namespace(host.kube, host.fed_namespace, dry_run=dry)
     if secret:
-        host.kube.apply(host.secret_path(secret["metadata"]["name"]), secret, dry_run=dry)
+        _put_secret(host, secret, dry)
     try:
         if existing:
             # --overwrite replaces the spec, labels and annotations wholesale.
@@ -184,11 +345,11 @@ def _write_join(
         raise
     if dry:
         return
-    if existing and request.credentials == "local" and secret is None:
+    if existing and mode == "local" and secret is None:
         old_secret = (existing.get("spec") or {}).get("secretRef", {}).get("name")
         if old_secret:
             delete_quietly(host.kube, host.secret_path(old_secret))
-    if request.credentials == "local":
+    if mode == "local":
         host.state.set_member(
             request.name,
             {
@@ -201,35 +362,72 @@ def _write_join(
     host.record_cluster_status(request.name, probe)
 
 
-def unjoin(host: Host, name: str, cascade: str, timeout: float | None) -> tuple[int, list[str]]:
-    """Remove a member. Its managed objects are unmarked (orphan) or deleted first.
+def _put_secret(host: Host, secret: dict[str, Any], dry: bool) -> None:
+    """The Secret holds exactly what this join stores. One already there is replaced
+    wholesale: a renewed token is merge-patched in, which takes the token and its expiry
+    out of join's server-side apply, so an apply would leave them next to a new
+    credential (and the old expiry would later refuse the member)."""
+    path = host.secret_path(secret["metadata"]["name"])
+    try:
+        live = host.kube.get(path)
+    except NotFound:
+        host.kube.apply(path, secret, dry_run=dry)
+        return
+    metadata = {**secret["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]}
+    host.kube.replace(path, {**secret, "metadata": metadata}, dry)
 
-    Returns (objects handled, warnings). An unreachable member cannot have its objects
-    deleted, so `delete` fails then; `orphan` goes ahead and says the marks stay. A member
-    that is the same cluster as another member (joined twice before identities were
-    checked) leaves its objects alone: they are the other member's too.
+
+@dataclass
+class Unjoined:
+    handled: int  # member objects orphaned or deleted
+    removed: list[str]  # the kubectl-fed identity's objects removed from the member
+    warnings: list[str]
+
+
+def unjoin(
+    host: Host,
+    name: str,
+    cascade: str,
+    timeout: float | None,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+) -> Unjoined:
+    """Remove a member. Its managed objects are unmarked (orphan) or deleted first, then
+    the identity join created there (with the operator's context), then the host side.
+
+    An unreachable member cannot have its objects deleted, so `delete` fails then;
+    `orphan` goes ahead and says the marks stay, and names the identity objects left. A
+    member that is the same cluster as another member (joined twice before identities
+    were checked) leaves its objects and identity alone: they are the other member's too.
     """
+    from kubectl_fed.ops.identity import remove_identity
+
     cluster = host.must_cluster(name)
-    handled = 0
+    handled, twin = 0, None
     warnings: list[str] = []
     try:
-        handled = _cascade(host, cluster, cascade, timeout, warnings)
-    except ApiError as err:
+        handled, twin = _cascade(host, cluster, cascade, timeout, warnings)
+    except FedError as err:  # down, or its stored credential unusable (expired, missing)
         if cascade == "delete":
             raise FedError(f"cannot delete the objects in {name}: {err}") from None
         warnings.append(f"objects in {name} keep their federation marks: {err}")
+    removed: list[str] = []
+    if twin is None:
+        removed, left = remove_identity(host, cluster, context, kubeconfig, timeout)
+        warnings += left
     delete_quietly(host.kube, fed_path(kubeadmiral.FEDERATED_CLUSTERS, name))
     secret = ((cluster.get("spec") or {}).get("secretRef") or {}).get("name")
     if secret:
         delete_quietly(host.kube, host.secret_path(secret))
     if host.state.member(name):
         host.state.unset(f"members.{name}")
-    return handled, warnings
+    return Unjoined(handled, removed, warnings)
 
 
 def _cascade(
     host: Host, cluster: dict[str, Any], cascade: str, timeout: float | None, warnings: list[str]
-) -> int:
+) -> tuple[int, str | None]:
+    """(objects handled, the other member this one is the same cluster as, if any)."""
     from kubectl_fed.core.marks import MANAGED_LABEL
     from kubectl_fed.core.propagation import unmarked
     from kubectl_fed.kube.client import path_for
@@ -245,7 +443,7 @@ def _cascade(
                 f"cluster {name!r} is the same cluster as member {twin!r}: its objects are "
                 f"{twin}'s too and are left as they are"
             )
-            return 0
+            return 0, twin
         # Namespaces last: the copies in them go first.
         types = sorted(federated_types(host), key=lambda t: (t.group, t.kind) == NAMESPACE)
         for ftype in types:
@@ -265,7 +463,7 @@ def _cascade(
                 handled += 1
     finally:
         kube.close()
-    return handled
+    return handled, None
 
 
 def _keeps_namespace(kube: ClusterClient, ftype: FederatedType, item: dict[str, Any]) -> bool:
@@ -332,11 +530,17 @@ def _copyable(target: Target) -> Credentials:
         raise FedError(str(err)) from None
 
 
-def _probe(kube: ClusterClient) -> Probe:
+def _probe(kube: ClusterClient, capacity: bool = False) -> Probe:
+    """What a member is: its version, API resources and identity, and with `capacity`
+    its nodes' capacity (status.resources)."""
+    resources: dict[str, Any] | None = None
+    resources_error = ""
     try:
         version = kube.server_version()
-        resources = api_resource_types(kube.api_resources())
+        api_resources = api_resource_types(kube.api_resources())
         identity, error = _identity(kube)
+        if capacity:
+            resources, resources_error = _capacity(kube)
     except ApiError as err:
         return Probe(reachable=False, message=str(err))
     finally:
@@ -344,10 +548,23 @@ def _probe(kube: ClusterClient) -> Probe:
     return Probe(
         reachable=True,
         version=version,
-        api_resources=resources,
+        api_resources=api_resources,
         cluster_id=identity,
         id_error=error,
+        resources=resources,
+        resources_error=resources_error,
     )
+
+
+def _capacity(kube: ClusterClient) -> tuple[dict[str, Any] | None, str]:
+    """(status.resources, "") or (None, why not): credentials that may not list nodes or
+    pods keep what was recorded, and say so."""
+    try:
+        return read_capacity(kube), ""
+    except Unreachable:
+        raise
+    except ApiError as err:
+        return None, str(err)
 
 
 def _identity(kube: ClusterClient) -> tuple[str, str]:
@@ -376,17 +593,24 @@ def refresh(host: Host, clusters: list[dict[str, Any]], timeout: float | None) -
             kube = host.connect_member(cluster, timeout)
         except FedError as err:
             return name, Probe(reachable=False, message=str(err))
-        return name, _probe(kube)
+        return name, _probe(kube, capacity=True)
 
     with ThreadPoolExecutor(max_workers=min(16, len(clusters))) as pool:
         results = list(pool.map(probe_one, clusters))
     by_name = {c["metadata"]["name"]: c for c in clusters}
+    warnings = []
     for name, probe in results:
         cluster = by_name[name]
         cluster["status"] = host.record_cluster_status(name, probe, cluster)
         if probe.cluster_id and not recorded_cluster_id(cluster):
             record_cluster_id(host, cluster, probe.cluster_id)
-    return identity_warnings({n: p.cluster_id for n, p in results if p.cluster_id}, clusters)
+        if probe.resources_error:
+            warnings.append(
+                f"cluster {name!r}: cannot read its nodes and pods for status.resources "
+                f"(kept as recorded): {probe.resources_error}"
+            )
+    ids = {n: p.cluster_id for n, p in results if p.cluster_id}
+    return warnings + identity_warnings(ids, clusters)
 
 
 def live_readiness(

@@ -7,11 +7,14 @@ read live (concurrently); `object_state` is the pure part, tested without a serv
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federated_types import FederatedType, type_of
+from kubectl_fed.core.health import FAILED, Health, health_of, worst
+from kubectl_fed.core.health import unknown as unknown_health
 from kubectl_fed.core.objects import field_at, key_of
 from kubectl_fed.core.overrides import OverrideError
 from kubectl_fed.core.propagation import differences, is_managed
@@ -68,10 +71,16 @@ class ClusterState:
     synced: bool | None  # None: unknown (the member did not answer)
     message: str = ""
     created: str | None = None  # of the member copy
+    health: Health | None = None  # None: not placed there (the copy is leaving)
+    collected: Object | None = None  # the FederatedTypeConfig's statusCollection fields
 
     @property
     def ok(self) -> bool:
         return cluster_ok(self.status) and self.synced is True
+
+    @property
+    def failed(self) -> bool:
+        return self.health is not None and self.health.state == FAILED
 
     @property
     def replicas(self) -> str | None:
@@ -83,6 +92,12 @@ class ClusterState:
         message = self.message or self.status
         return message if self.cluster in message else f"{self.cluster}: {message}"
 
+    @property
+    def health_summary(self) -> str:
+        assert self.health is not None
+        health = self.health
+        return f"{self.cluster}: {health.text}" + (f": {health.message}" if health.message else "")
+
     def as_dict(self) -> Object:
         return {
             "cluster": self.cluster,
@@ -92,6 +107,8 @@ class ClusterState:
             "synced": self.synced,
             "message": self.message,
             "creationTimestamp": self.created,
+            "health": self.health.as_dict() if self.health else None,
+            **({"collectedFields": self.collected} if self.collected is not None else {}),
         }
 
 
@@ -131,6 +148,16 @@ class ObjectState:
         return propagated and self.synced is True and clusters_ok and not self.problems
 
     @property
+    def health(self) -> str | None:
+        """The worst health of the copies where it is placed (None: placed nowhere)."""
+        return worst([c.health for c in self.clusters if c.health is not None])
+
+    @property
+    def healthy(self) -> bool:
+        """No member copy has Failed (a rollout that exceeded its deadline, a failed Job)."""
+        return not any(c.failed for c in self.clusters)
+
+    @property
     def clusters_ok(self) -> str:
         return f"{sum(c.ok for c in self.clusters)}/{len(self.clusters)}"
 
@@ -145,7 +172,8 @@ class ObjectState:
     @property
     def message(self) -> str:
         failing = [c.summary for c in self.clusters if not c.ok]
-        return "; ".join(self.problems + failing)
+        failed = [c.health_summary for c in self.clusters if c.ok and c.failed]
+        return "; ".join(self.problems + failing + failed)
 
     def as_dict(self) -> Object:
         return {
@@ -160,6 +188,7 @@ class ObjectState:
             "generation": self.generation,
             "syncedGeneration": self.synced_generation,
             "propagated": self.propagated,
+            "health": self.health,
             "message": self.message,
             "creationTimestamp": self.created,
             "clusters": [c.as_dict() for c in self.clusters],
@@ -226,7 +255,8 @@ def _state_from_members(fo: Object, ftype: FederatedType | None, members: Member
             unknown[cluster] = f"cannot read {api_version}/{kind}: the kind is not federated"
         else:
             live[cluster] = member.live(ftype, namespace, name)
-    state = object_state(fo, ftype.replicas_path if ftype else None, live, unknown)
+    collect = ftype.status_collection if ftype else None
+    state = object_state(fo, ftype.replicas_path if ftype else None, live, unknown, collect)
     if ftype is not None:
         _mark_changed_copies(state, fo, ftype, live)
     return state
@@ -262,10 +292,12 @@ def object_state(
     replicas_path: tuple[str, ...] | None,
     live: Mapping[str, Object | None],
     unknown: Mapping[str, str],
+    collect: tuple[str, ...] | None = None,
 ) -> ObjectState:
     """Status of one FederatedObject from its recorded status and the member copies
     (`live`: cluster -> copy, None when missing; `unknown`: cluster -> why its copy could
-    not be read, e.g. the member does not answer)."""
+    not be read, e.g. the member does not answer). `collect`: the fields its
+    FederatedTypeConfig's statusCollection names, shown per cluster."""
     template = _template(fo)
     metadata = fo.get("metadata") or {}
     status_ = fo.get("status") or {}
@@ -277,6 +309,7 @@ def object_state(
         replicas_path,
         (status_.get("scheduling") or {}).get("replicas") or {},
         generation == synced_generation,
+        collect,
     )
     clusters = [
         _cluster_state(name, entries.get(name), name in placed, context, live, unknown.get(name))
@@ -317,6 +350,12 @@ class _ClusterContext:
     replicas_path: tuple[str, ...] | None
     scheduled: Mapping[str, int]
     fo_synced: bool
+    collect: tuple[str, ...] | None = None
+
+    @property
+    def group_kind(self) -> tuple[str, str]:
+        api_version = str(self.template.get("apiVersion", ""))
+        return api_version.rpartition("/")[0], str(self.template.get("kind", ""))
 
 
 # Codes a sync records for a copy that stays unlike the template: changed by someone else
@@ -337,9 +376,12 @@ def _cluster_state(
     observed = (entry or {}).get("lastObservedGeneration")
     scheduled = _scheduled(cluster, placed, context, live.get(cluster))
     if error is not None:
-        return ClusterState(cluster, code, scheduled, None, None, error)
+        health = unknown_health("ClusterUnreachable", error) if placed else None
+        return ClusterState(cluster, code, scheduled, None, None, error, health=health)
     if cluster not in live:
-        return ClusterState(cluster, code, scheduled, None, None, "not a member of the federation")
+        message = "not a member of the federation"
+        health = unknown_health("NotAMember", message) if placed else None
+        return ClusterState(cluster, code, scheduled, None, None, message, health=health)
     copy = live[cluster]
     synced, note = _member_synced(copy, placed, observed, context.fo_synced)
     if code in NOT_WHAT_WAS_SENT:
@@ -348,7 +390,31 @@ def _cluster_state(
         note = "placed, but no sync has reported on it yet"
     ready = _ready(copy, context.replicas_path)
     created = (copy or {}).get("metadata", {}).get("creationTimestamp")
-    return ClusterState(cluster, code, scheduled, ready, synced, recorded or note, created)
+    health = health_of(*context.group_kind, copy) if placed else None
+    collected = collected_fields(copy, context.collect) if context.collect and copy else None
+    return ClusterState(
+        cluster, code, scheduled, ready, synced, recorded or note, created, health, collected
+    )
+
+
+def collected_fields(copy: Object, fields: tuple[str, ...]) -> Object:
+    """The fields a FederatedTypeConfig's statusCollection names (`status`,
+    `metadata.creationTimestamp`, ...), as KubeAdmiral collects them: nested as in the
+    object, a field the copy lacks left out."""
+    collected: Object = {}
+    for path in fields:
+        keys = path.split(".")
+        value = field_at(copy, *keys)
+        if value is None:
+            continue
+        node = collected
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[keys[-1]] = deepcopy(value)
+    return collected
 
 
 def _scheduled(

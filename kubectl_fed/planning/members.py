@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kubectl_fed.core.federated_types import FederatedType
+from kubectl_fed.core.membership import credentials_mode
 from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.client import ClusterClient, path_for
-from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable
+from kubectl_fed.kube.errors import ApiError, Forbidden, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 
 
@@ -28,6 +29,7 @@ class Member:
     # Kinds that could not be listed (e.g. RBAC): never taken as "holds nothing".
     read_errors: dict[str, str] = field(default_factory=dict)
     namespaces: set[str] = field(default_factory=set)
+    minted: bool = False  # reached with kubectl-fed's own identity (join's default)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Held while a namespace is created, so that concurrent workers create it once.
     namespace_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -67,7 +69,7 @@ class Members:
         except FedError as err:
             return Member(name, None, str(err))
         kube.fence = self.host.kube.fence  # member writes are fenced like the host's
-        member = Member(name, kube)
+        member = Member(name, kube, minted=credentials_mode(cluster) == "serviceaccount")
         try:
             member.namespaces = {n["metadata"]["name"] for n in kube.list_all("/api/v1/namespaces")}
         except ApiError as err:
@@ -109,7 +111,7 @@ class Members:
             return
         except ApiError as err:
             with member.lock:
-                member.read_errors[ftype.describe()] = str(err)
+                member.read_errors[ftype.describe()] = _read_error(member, err)
             return
         with member.lock:
             member.objects.setdefault(ftype.plural + "." + ftype.group, {}).update(found)
@@ -121,6 +123,17 @@ class Members:
 
     def requests(self) -> dict[str, dict[str, int]]:
         return {name: dict(m.kube.counts) for name, m in self.by_name.items() if m.kube}
+
+
+def _read_error(member: Member, err: ApiError) -> str:
+    """A refusal met by kubectl-fed's own member identity is a kind its role lacks (a
+    FederatedTypeConfig added it after join): say how to extend the role."""
+    if isinstance(err, Forbidden) and member.minted:
+        return (
+            f"{err}: the member's kubectl-fed identity lacks this kind: run "
+            f"`kubectl fed join {member.name} --update-role`"
+        )
+    return str(err)
 
 
 def _fetch(

@@ -12,16 +12,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
 from kubectl_fed.core.objects import ObjectKey, key_of
 from kubectl_fed.core.status import ClusterStatus
+from kubectl_fed.errors import FedError
+from kubectl_fed.kube.capacity import read_capacity
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
+from kubectl_fed.kube.identity import renew_due
 from kubectl_fed.planning.leaving import refresh_orphaning
-from kubectl_fed.planning.members import Members
+from kubectl_fed.planning.members import Member, Members
 from kubectl_fed.planning.plan import (
     ClusterResult,
     DriftMode,
@@ -38,6 +42,7 @@ from kubectl_fed.planning.scope import Scope
 from kubectl_fed.planning.snapshot import HostSnapshot, load
 from kubectl_fed.planning.work import leaving_work, member_work
 from kubectl_fed.sync.events import EventRecorder
+from kubectl_fed.sync.lease import LeaseLost
 from kubectl_fed.sync.status import write_status
 from kubectl_fed.sync.writes import (
     drop_federated_object,
@@ -83,6 +88,20 @@ def _with_namespaces(chosen: list[Plan], plans: list[Plan]) -> list[Plan]:
     return extra + chosen
 
 
+def _discover(member: Member, resources: list[Any], capacity: Any) -> tuple[list[Any], Any]:
+    """A member's API resources and capacity (status.resources) as they are now; what
+    was recorded where it refuses to say (discovery or node and pod lists forbidden)."""
+    assert member.kube is not None
+    try:
+        resources = api_resource_types(member.kube.api_resources())
+        capacity = read_capacity(member.kube)
+    except Unreachable as err:
+        member.mark_unreachable(err)
+    except ApiError:
+        pass  # refused: keep what was recorded
+    return resources, capacity
+
+
 class Reconciler:
     """Runs passes: plan (planning/), then write, many objects at a time."""
 
@@ -93,8 +112,11 @@ class Reconciler:
         progress: Callable[[str], None] | None = None,
         scope: Scope | None = None,
         events: EventRecorder | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
+        # What a person should hear of besides objects (a token renewed, or not).
+        self.notice = notice or (lambda _message: None)
         self.options = options
         self.progress = progress or (lambda _message: None)
         self.planner = Planner()
@@ -112,6 +134,8 @@ class Reconciler:
         if only is not None:  # a follower is planned with the workloads it follows
             only = self.planner.with_leaders(only)
         snap = load(self.host, only)
+        if only is None:
+            self._renew_tokens(snap)
         members = Members(self.host, snap.clusters, self.options.timeout, self.options.workers)
         try:
             self._record_reachability(snap, members, discover=only is None)
@@ -139,6 +163,26 @@ class Reconciler:
             needs_full_pass=moved,
         )
 
+    def _renew_tokens(self, snap: HostSnapshot) -> None:
+        """Member tokens that used most of their lifetime are renewed by the member
+        identity itself, so a federation synced now and then never sees one expire. A
+        failed renewal is said and retried on the next full pass; the old token still
+        works until it expires."""
+        for cluster in snap.clusters:
+            name = cluster["metadata"]["name"]
+            try:
+                token = renew_due(self.host, cluster, timeout=self.options.timeout)
+            except LeaseLost:
+                raise  # a FedError too, but the end of this pass, not a warning
+            except FedError as err:
+                self.notice(f"warning: cluster {name}: token not renewed: {err.message}")
+                continue
+            if token is not None:
+                until = (
+                    f" (valid until {token.expires:%Y-%m-%dT%H:%M:%SZ})" if token.expires else ""
+                )
+                self.notice(f"cluster {name}: token renewed{until}")
+
     def _record_reachability(self, snap: HostSnapshot, members: Members, discover: bool) -> None:
         """Keep FederatedCluster Ready/Offline and, on a full pass, the members' API
         resources truthful (a CRD installed in a member is usable without a manual
@@ -148,16 +192,14 @@ class Reconciler:
             member = members.by_name[name]
             status = cluster.get("status") or {}
             resources = status.get("apiResourceTypes") or []
+            capacity = status.get("resources")
             if discover and member.reachable and member.kube is not None:
-                try:
-                    resources = api_resource_types(member.kube.api_resources())
-                except Unreachable as err:
-                    member.mark_unreachable(err)
-                except ApiError:
-                    pass  # discovery refused: keep what was recorded
+                resources, capacity = _discover(member, resources, capacity)
             was_ready = condition(cluster, kubeadmiral.READY) == "True"
-            if was_ready == member.reachable and resources == (
-                status.get("apiResourceTypes") or []
+            if (
+                was_ready == member.reachable
+                and resources == (status.get("apiResourceTypes") or [])
+                and capacity == status.get("resources")
             ):
                 continue
             probe = Probe(
@@ -165,6 +207,7 @@ class Reconciler:
                 message=member.error,
                 version=status.get("kubernetesVersion", ""),
                 api_resources=resources,
+                resources=capacity,
             )
             # Not recorded now: a later pass records it; this pass goes on.
             with contextlib.suppress(ApiError):

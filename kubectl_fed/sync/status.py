@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_fed.core.aggregation import Collected, aggregate
 from kubectl_fed.core.clock import now
 from kubectl_fed.core.mergepatch import merge_patch
-from kubectl_fed.core.status import ClusterStatus, aggregate_workload_status, propagated_condition
+from kubectl_fed.core.objects import Object, key_of
+from kubectl_fed.core.status import ClusterStatus, propagated_condition
 from kubectl_fed.kube.client import path_for
 from kubectl_fed.kube.errors import ApiError, NotFound
 from kubectl_fed.kube.host import Host
@@ -60,44 +62,59 @@ def _write_fo_status(host: Host, plan: Plan) -> None:
 
 
 def _write_template_status(host: Host, plan: Plan, members: Members) -> None:
+    """The native template's status aggregated from its member copies (core/aggregation),
+    unless its FederatedTypeConfig turns statusAggregation off; written only on a change."""
     assert plan.native is not None
+    if not plan.ftype.status_aggregation:
+        return
     obj = plan.native.obj
+    new = aggregate(plan.ftype.group, plan.ftype.kind, collected_statuses(plan, members, obj))
+    if new is None:
+        return
+    patch = merge_patch(obj.get("status") or {}, new)
+    if not patch:
+        return
     namespace, name = plan.native.key
-    statuses: dict[str, Any] = {}
-    current: dict[str, bool] = {}
-    for cluster in plan.placement:
-        member = members.by_name.get(cluster)
-        live = member.live(plan.ftype, namespace, name) if member else None
-        statuses[cluster] = (live or {}).get("status")
-        result = plan.result.clusters.get(cluster)
-        observed = ((live or {}).get("status") or {}).get("observedGeneration", -1)
-        current[cluster] = bool(
-            live
-            and result
-            and result.status == ClusterStatus.OK
-            and result.generation == live["metadata"].get("generation")
-            and observed >= live["metadata"].get("generation", 0)
-        )
-    aggregated = aggregate_workload_status(
-        plan.ftype.kind, statuses, obj["metadata"].get("generation", 0), current
-    )
-    if not aggregated and plan.ftype.kind not in (
-        "Deployment",
-        "ReplicaSet",
-        "StatefulSet",
-        "DaemonSet",
-        "Job",
-    ):
-        return
-    old = obj.get("status") or {}
-    counted = (
-        set(aggregated) | {"observedGeneration"} | {k for k in old if isinstance(old.get(k), int)}
-    )
-    if all(old.get(k) == aggregated.get(k) for k in counted):
-        return
-    patch = {k: aggregated.get(k) for k in counted}
     path = path_for(plan.ftype.resource, namespace or None, name) + "/status"
     host.kube.merge_patch(path, {"status": patch})
+
+
+def collected_statuses(plan: Plan, members: Members, template: Object) -> Collected:
+    """What the aggregation reads: each placed cluster's copy as this pass read it (one
+    that does not answer, or has no copy yet, adds nothing), and whether it is current:
+    this pass left it OK, it is the copy the pass wrote, and its controller has observed
+    that generation (KubeAdmiral's rule: the recorded generation is the observed one)."""
+    namespace, name = key_of(template)
+    statuses: dict[str, Object | None] = {}
+    current: dict[str, bool] = {}
+    for cluster in sorted(plan.placement):
+        member = members.by_name.get(cluster)
+        live = member.live(plan.ftype, namespace, name) if member and member.reachable else None
+        result = plan.result.clusters.get(cluster)
+        current[cluster] = bool(live and result and _current(live, result))
+        if live is not None:
+            statuses[cluster] = live.get("status") or None
+    return Collected(
+        placed=tuple(sorted(plan.placement)),
+        statuses=statuses,
+        current=current,
+        generation=template.get("metadata", {}).get("generation"),
+        previous=template.get("status") or {},
+        spec=template.get("spec") or {},
+        now=now(),
+    )
+
+
+def _current(live: Object, result: ClusterResult) -> bool:
+    generation = live.get("metadata", {}).get("generation")
+    observed = (live.get("status") or {}).get("observedGeneration")
+    return (
+        result.status == ClusterStatus.OK
+        and result.generation == generation
+        and isinstance(observed, int)
+        and isinstance(generation, int)
+        and observed >= generation
+    )
 
 
 def _cluster_entry(cluster: str, result: ClusterResult) -> dict[str, Any]:

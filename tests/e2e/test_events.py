@@ -66,9 +66,7 @@ def test_describe_tells_what_sync_did(fed_host: Kubectl, ns: str) -> None:
 
     # Drift corrected twice: one Event, counted.
     for _ in range(2):
-        fed_host.run(
-            "--context", "member-2", "scale", "deploy", "web", "-n", ns, "--replicas=1"
-        )
+        fed_host.run("--context", "member-2", "scale", "deploy", "web", "-n", ns, "--replicas=1")
         sync_once(fed_host)
     web = events_of(fed_host, "deploy", "web", ns=ns)
     corrected = [line for line in web if "DriftCorrected" in line]

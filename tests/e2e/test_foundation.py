@@ -89,12 +89,12 @@ def test_init_client_dry_run_prints_everything_and_writes_nothing(kubectl: Kubec
     kinds = [d["kind"] for d in yaml.safe_load_all(result.out)]
     assert kinds.count("CustomResourceDefinition") == len(FED_KINDS)
     assert kinds[0] == "Namespace"
+    assert kinds[-2:] == ["ClusterRole", "Role"]  # kubectl-fed-sync, for a narrower user
     crds = kubectl.json("--context", "member-2", "get", "crd")["items"]
     assert not [c for c in crds if c["spec"]["group"] == "core.kubeadmiral.io"]
-    assert (
-        kubectl.run("--context", "member-2", "get", "ns", "kube-admiral-system", check=False).code
-        != 0
-    )
+    roles = kubectl.run("--context", "member-2", "get", "clusterrole", "kubectl-fed-sync",
+                        check=False)
+    assert roles.code != 0  # (member-2's fed namespace exists: join put its identity there)
 
 
 def test_published_manifests_apply_under_strict_validation(fed_host: Kubectl) -> None:
@@ -119,7 +119,7 @@ def test_clusters_table_and_json(fed_host: Kubectl) -> None:
     rows = {line.split()[0]: line.split() for line in table[1:]}
     assert rows["member-1"][1:3] == ["True", "v1.34.4"]
     wide = fed_host.fed("get", "clusters", "-o", "wide", "--no-headers").out
-    assert "https://127.0.0.1:" in wide and "secret" in wide
+    assert "https://127.0.0.1:" in wide and "serviceaccount" in wide
     items = json.loads(fed_host.fed("clusters", "-o", "json").out)["items"]
     member = next(i for i in items if i["metadata"]["name"] == "member-1")
     assert member["spec"]["secretRef"]["name"]
@@ -220,6 +220,8 @@ def test_join_with_local_credentials(
         "host-exec",
         "--cluster-kubeconfig",
         str(kubeconfig),
+        "--credentials",
+        "copy",
         check=False,
     )
     assert refused.code == 1 and "--credentials local" in refused.err

@@ -8,6 +8,7 @@ before uncordon, unjoin last); a command missing from ORDER fails the test.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import signal
@@ -35,6 +36,8 @@ ORDER = [
     "clusters",
     "get",
     "status",
+    "rollout",
+    "rollout status",
     "diff",
     "explain",
     "sync",
@@ -47,6 +50,7 @@ ORDER = [
     "config set",
     "config unset",
     "doctor",
+    "rotate",
     "adopt",
     "unjoin",
 ]
@@ -126,8 +130,17 @@ def demo(kubectl: Kubectl) -> Iterator[Kubectl]:
     finally:
         host = ("--context", "host", "-n", "default")
         kubectl.run(*host, "delete", "deployment", "web", "api", "--ignore-not-found")
-        kubectl.run("--context", "member-1", "-n", "default", "delete", "deployment", "api",
-                    "--ignore-not-found", check=False)
+        kubectl.run(
+            "--context",
+            "member-1",
+            "-n",
+            "default",
+            "delete",
+            "deployment",
+            "api",
+            "--ignore-not-found",
+            check=False,
+        )
         kubectl.fed("uncordon", "member-1", check=False)
         kubectl.fed("taint", "member-1", "dedicated-", check=False)
         for member in ("member-1", "member-2"):  # as the session's fed_host joined them
@@ -140,12 +153,36 @@ def test_every_command_is_in_order() -> None:
     assert sorted(ORDER) == sorted(commands())
 
 
+def roll_out_by_hand(k: Kubectl, name: str) -> None:
+    """Members without a deployment controller (bare apiservers) never roll anything out:
+    write the rolled-out status their controller would. A member with a controller has
+    set observedGeneration already and is left to it."""
+    for member in ("member-1", "member-2"):
+        where = ("--context", member, "-n", "default")
+        copy = json.loads(k.run(*where, "get", "deployment", name, "-o", "json").out)
+        if (copy.get("status") or {}).get("observedGeneration"):
+            continue
+        replicas = copy["spec"]["replicas"]
+        status = {
+            "observedGeneration": copy["metadata"]["generation"],
+            **dict.fromkeys(
+                ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"), replicas
+            ),
+        }
+        patch = json.dumps({"status": status})
+        k.run(
+            *where, "patch", "deployment", name, "--subresource=status", "--type=merge", "-p", patch
+        )
+
+
 def test_every_example_runs_as_written(demo: Kubectl) -> None:
     every = commands()
     failed = []
     for path in ORDER:
         lines = example_lines(every[path])
         assert lines, f"kubectl fed {path} has no examples"
+        if path.startswith("rollout"):
+            roll_out_by_hand(demo, "web")
         for line in lines:
             try:
                 run_line(demo, line)

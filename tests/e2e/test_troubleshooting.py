@@ -95,21 +95,25 @@ def test_status_in_every_format(fed_host: Kubectl, ns: str) -> None:
 
     table = fed_host.fed("status", "-n", ns)
     assert table.out.splitlines()[0].split() == [
-        *("OBJECT", "CLUSTERS", "OK", "READY", "SYNCED", "AGE", "MESSAGE"),
+        *("OBJECT", "CLUSTERS", "OK", "READY", "HEALTH", "SYNCED", "AGE", "MESSAGE"),
     ]
-    assert [r[:4] for r in rows(table.out)] == [
-        ["configmap/settings", "2/2", "<none>", "True"],
-        ["deployment.apps/web", "2/2", "3/9", "True"],
+    # The member copies' status was written by hand, without observedGeneration: no
+    # controller there has observed the spec, so the Deployment is still Progressing.
+    assert [r[:5] for r in rows(table.out)] == [
+        ["configmap/settings", "2/2", "<none>", "Ready", "True"],
+        ["deployment.apps/web", "2/2", "3/9", "Progressing", "True"],
     ]
     assert "\x1b[" not in table.out  # no colour through a pipe
 
     wide = fed_host.fed("status", "deploy/web", "-n", ns, "-o", "wide")
-    assert wide.out.splitlines()[0].split()[:6] == [
-        *("OBJECT", "CLUSTER", "STATUS", "READY", "SYNCED", "AGE"),
+    assert wide.out.splitlines()[0].split()[:8] == [
+        *("OBJECT", "CLUSTER", "STATUS", "READY", "HEALTH", "REASON", "SYNCED", "AGE"),
     ]
-    assert [r[:5] for r in rows(wide.out)] == [
-        ["deployment.apps/web", "member-1", "OK", "3/3", "True"],
-        ["deployment.apps/web", "member-2", "OK", "0/6", "True"],
+    assert [r[:7] for r in rows(wide.out)] == [
+        *(
+            ["deployment.apps/web", m, "OK", r, "Progressing", "GenerationNotObserved", "True"]
+            for m, r in (("member-1", "3/3"), ("member-2", "0/6"))
+        ),
     ]
 
     listing = json.loads(fed_host.fed("status", "-n", ns, "-o", "json").out)
@@ -145,8 +149,8 @@ def test_status_exit_code_and_bad_input(fed_host: Kubectl, ns: str) -> None:
     result = fed_host.fed("status", "-n", ns, "-o", "wide", check=False)
     assert result.code == 1
     by_cluster = {r[1]: r for r in rows(result.out)}
-    assert by_cluster["member-1"][4] == "True"
-    assert by_cluster["member-2"][4] == "False"
+    assert by_cluster["member-1"][6] == "True"
+    assert by_cluster["member-2"][6] == "False"
     assert "changed in the member since the last sync" in result.out
 
     one_line_error(fed_host.fed("status", "frobs", check=False), '"frobs"')
@@ -174,7 +178,9 @@ def test_get_live_objects_across_members(fed_host: Kubectl, ns: str) -> None:
     sync_once(fed_host)
 
     table = fed_host.fed("get", "deploy", "-n", ns)
-    assert table.out.splitlines()[0].split() == ["NAME", "CLUSTER", "MANAGED", "READY", "AGE"]
+    assert table.out.splitlines()[0].split() == [
+        *("NAME", "CLUSTER", "MANAGED", "READY", "HEALTH", "AGE"),
+    ]
     assert [r[:4] for r in rows(table.out)] == [
         ["legacy", "member-1", "adopted", "0/1"],
         ["local", "member-2", "no", "0/1"],
@@ -246,8 +252,8 @@ def test_member_down_is_a_row_with_its_error(
 
     assert status.code == 1
     by_cluster = {r[1]: r for r in rows(status.out)}
-    assert by_cluster["member-1"][2:5] == ["OK", "0/1", "True"]
-    assert by_cluster["member-2"][4] == "Unknown"
+    assert by_cluster["member-1"][2:4] == ["OK", "0/1"] and by_cluster["member-1"][6] == "True"
+    assert by_cluster["member-2"][4:7] == ["Unknown", "ClusterUnreachable", "Unknown"]
     assert "unreachable" in " ".join(by_cluster["member-2"])
 
     assert got.code == 1

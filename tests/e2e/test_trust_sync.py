@@ -266,6 +266,8 @@ def test_two_kinds_named_service_are_kept_apart(fed_host: Kubectl, ns: str) -> N
     try:
         _install_crd(k, group, "Service", plural)
         apply(k, type_config(group, "Service", plural))
+        for member in MEMBERS:  # the members' kubectl-fed identities may handle the new kind
+            k.fed("join", member, "--update-role")
         apply(
             k,
             policy("dup", ns),
@@ -596,6 +598,11 @@ def test_new_federated_type_without_restart(fed_host: Kubectl, ns: str) -> None:
                 "spec": {"size": 3},
             },
         )
+        # Each member's kubectl-fed identity was made for the kinds of join time: sync
+        # says what it lacks, `join --update-role` grants it, and sync goes on.
+        assert wait_for(lambda: sync.logged("--update-role")), sync.err
+        for member in MEMBERS:
+            k.fed("join", member, "--update-role")
         added = time.monotonic()
         reached = wait_for(
             lambda: all(get(k, m, resource, "g1", "-n", ns) is not None for m in MEMBERS),

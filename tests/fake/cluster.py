@@ -178,6 +178,7 @@ class RequestRecord:
     manager: str
     status: int = 0  # the answer's HTTP status
     changed: bool = False  # whether it changed any stored object (a new resourceVersion)
+    user: str = "admin"  # who it was authenticated as (ServiceAccount tokens are told apart)
 
     @property
     def dry_run(self) -> bool:
@@ -333,6 +334,11 @@ class FakeCluster:
         self.counts: Counter[str] = Counter()
         self.requests: list[RequestRecord] = []
         self.denied: set[tuple[str, str, str]] = set()  # SSAR (verb, group, resource) denied
+        # ServiceAccount tokens handed out by TokenRequest: token -> (user, expiry epoch).
+        self.issued: dict[str, tuple[str, float]] = {}
+        self.bound: dict[str, tuple[str, str, str]] = {}  # token -> bound Secret (ns, name, uid)
+        self.token_requests = True  # False: the TokenRequest API is not served
+        self.last_user = "admin"  # who the last request was authenticated as
         self._down = False
         self._rv = 0
         self._uids = itertools.count(1)
@@ -447,6 +453,8 @@ class FakeCluster:
             other.changed = threading.Condition(other.lock)
             other.counts, other.requests = Counter(), []
             other.denied = set(self.denied)
+            other.issued = dict(self.issued)
+            other.bound = dict(self.bound)
             other._types = dict(self._types)
             other._store = copy.deepcopy(self._store)
             other._events, other._event_rvs, other._oldest_rv = [], [], self._rv
@@ -533,6 +541,7 @@ class FakeCluster:
         manager = _manager_of(headers)
         with self.lock:
             self.counts[method] += 1
+            self.last_user = "admin"
             before = self._rv
             try:
                 self._inject(method, path)
@@ -542,7 +551,13 @@ class FakeCluster:
             except ApiFailure as failure:
                 response = _response(failure.code, failure.body(), failure.headers)
             record = RequestRecord(
-                method, path, url.query, manager, response.status, self._rv != before
+                method,
+                path,
+                url.query,
+                manager,
+                response.status,
+                self._rv != before,
+                self.last_user,
             )
             self.requests.append(record)
         return response
@@ -560,8 +575,54 @@ class FakeCluster:
             raise ApiFailure(fault.status, fault.reason, fault.message, headers=headers)
 
     def _authenticate(self, headers: dict[str, str]) -> None:
-        if self.token and headers.get("Authorization") != f"Bearer {self.token}":
+        sent = headers.get("Authorization", "").removeprefix("Bearer ")
+        if sent in self.issued and self._token_valid(sent):
+            self.last_user = self.issued[sent][0]
+            return
+        self.last_user = "admin"
+        if self.token and sent != self.token:
             raise ApiFailure(401, "Unauthorized", "Unauthorized")
+
+    def _user_of(self, headers: dict[str, str]) -> str:
+        sent = headers.get("Authorization", "").removeprefix("Bearer ")
+        return self.issued[sent][0] if sent in self.issued else "admin"
+
+    def _token_valid(self, token: str) -> bool:
+        """A ServiceAccount token: its account must still exist, and it must not be expired."""
+        user, expires = self.issued[token]
+        _, _, namespace, name = user.split(":")
+        sa_type = self._types[("", "v1", "serviceaccounts")]
+        alive = (namespace, name) in self._bucket(sa_type)
+        bound = self.bound.get(token)
+        if bound is not None:  # bound to a Secret: valid while that very Secret exists
+            stored = self._bucket(self._types[("", "v1", "secrets")]).get(bound[:2])
+            alive = alive and stored is not None and stored.obj["metadata"]["uid"] == bound[2]
+        return alive and time.time() < expires
+
+    def _token_request(self, route: Route, body: Any) -> Object:
+        """TokenRequest: a token of the ServiceAccount, accepted until it expires."""
+        assert route.namespace and route.name
+        self._existing(route)
+        seconds = int(((body or {}).get("spec") or {}).get("expirationSeconds") or 3600)
+        token = f"sa-{route.name}-{next(self._names)}"
+        expires = time.time() + seconds
+        self.issued[token] = (f"system:serviceaccount:{route.namespace}:{route.name}", expires)
+        ref = ((body or {}).get("spec") or {}).get("boundObjectRef")
+        if ref:
+            if ref.get("kind") != "Secret":
+                raise _bad_request(f"cannot bind a token to a {ref.get('kind')}")
+            secrets = self._bucket(self._types[("", "v1", "secrets")])
+            holder = secrets.get((route.namespace, ref["name"]))
+            if holder is None or holder.obj["metadata"]["uid"] != ref.get("uid"):
+                raise _bad_request(f"the bound Secret {ref['name']} does not exist")
+            self.bound[token] = (route.namespace, ref["name"], ref["uid"])
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        return {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": seconds},
+            "status": {"token": token, "expirationTimestamp": stamp},
+        }
 
     def _serve(
         self,
@@ -592,6 +653,10 @@ class FakeCluster:
             if method != "POST" or route.name:
                 raise ApiFailure(405, "MethodNotAllowed", "the server does not allow this method")
             return 201, self._review(route.rtype, _decode(body))
+        if route.sub == "token" and route.rtype.plural == "serviceaccounts":
+            if method != "POST" or not self.token_requests:
+                raise ApiFailure(405, "MethodNotAllowed", "the server does not allow this method")
+            return 201, self._token_request(route, _decode(body))
         if route.sub not in (None, "status") or (route.sub and not route.rtype.status):
             raise _no_route()
         if method == "GET":
@@ -1470,7 +1535,10 @@ class FakeCluster:
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         with self.lock:
             self.counts["WATCH"] += 1
-            self.requests.append(RequestRecord("WATCH", path, url.query, _manager_of(headers)))
+            user = self._user_of(headers)
+            self.requests.append(
+                RequestRecord("WATCH", path, url.query, _manager_of(headers), user=user)
+            )
             try:
                 self._inject("GET", path)
                 self._authenticate(headers)

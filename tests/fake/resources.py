@@ -106,6 +106,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",), status=True),
     _t("", "v1", "Event", "events", True, ("ev",)),
     _t("", "v1", "Pod", "pods", True, ("po",), status=True),
+    _t("", "v1", "Node", "nodes", False, ("no",), status=True),
     _t("apps", "v1", "Deployment", "deployments", True, ("deploy",), status=True, generation=True),
     _t("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), status=True, generation=True),
     _t("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), status=True, generation=True),

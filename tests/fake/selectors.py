@@ -102,7 +102,7 @@ def labels_match(requirements: list[Requirement], obj: Mapping[str, Any] | None)
     return all(r.matches(labels) for r in requirements)
 
 
-FIELDS = ("metadata.name", "metadata.namespace")
+FIELDS = ("metadata.name", "metadata.namespace", "status.phase")  # the last: pods only
 
 
 def parse_fields(text: str | None) -> list[tuple[str, bool, str]]:
@@ -122,9 +122,9 @@ def parse_fields(text: str | None) -> list[tuple[str, bool, str]]:
 
 
 def fields_match(requirements: list[tuple[str, bool, str]], obj: Mapping[str, Any]) -> bool:
-    metadata = obj.get("metadata") or {}
     for field, equal, value in requirements:
-        actual = str(metadata.get(field.partition(".")[2]) or "")
+        section, _, key = field.partition(".")
+        actual = str((obj.get(section) or {}).get(key) or "")
         if (actual == value) != equal:
             return False
     return True

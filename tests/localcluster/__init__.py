@@ -300,58 +300,16 @@ def _write_client_certificate(directory: Path, bins: Binaries) -> None:
         return
     ca_key, ca_cert = directory / "client-ca.key", directory / "client-ca.crt"
     key, csr, cert = directory / "client.key", directory / "client.csr", directory / "client.crt"
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
     for command in (
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            ca_key,
-            "-out",
-            ca_cert,
-            "-days",
-            "3650",
-            "-subj",
-            "/CN=localcluster-client-ca",
-        ],
-        [
-            "openssl",
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            csr,
-            "-subj",
-            f"/CN={user}/O={group}",
-        ],
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            csr,
-            "-CA",
-            ca_cert,
-            "-CAkey",
-            ca_key,
-            "-CAcreateserial",
-            "-out",
-            cert,
-            "-days",
-            "3650",
-        ],
+        f"openssl req -x509 {ec} -keyout {ca_key} -out {ca_cert} -days 3650"
+        " -subj /CN=localcluster-client-ca",
+        f"openssl req {ec} -keyout {key} -out {csr} -subj /CN={user}/O={group}",
+        f"openssl x509 -req -in {csr} -CA {ca_cert} -CAkey {ca_key} -CAcreateserial"
+        f" -out {cert} -days 3650",
     ):
-        subprocess.run([str(part) for part in command], check=True, capture_output=True)
+        # The paths are the test bed's own directory, without spaces.
+        subprocess.run(command.split(), check=True, capture_output=True)
 
 
 def _spawn(argv: list[str], log_path: Path) -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_fed.core.federated_types import default_types
+from kubectl_fed.core.permissions import Permission, sync_permissions
 from kubectl_fed.crds import REVISION_ANNOTATION
 from kubectl_fed.ops.doctor import (
     FAIL,
     OK,
     WARN,
-    Permission,
     crd_verdict,
     denied_text,
     identity_text,
@@ -18,7 +18,6 @@ from kubectl_fed.ops.doctor import (
     member_verdict,
     minor_of,
     objects_verdict,
-    sync_permissions,
     templates_verdict,
 )
 from kubectl_fed.ops.init import HASH_ANNOTATION

@@ -162,9 +162,10 @@ def test_contexts_complete_from_the_kubeconfig(kubeconfig: Path, tmp_path: Path)
     other = _kubeconfig(tmp_path / "other", ["edge", "east"], "edge")
     assert complete("--kubeconfig", str(other), "--context", "e") == ["east", "edge"]
     assert complete("join", "x", "--cluster-context", "member-") == ["member-1", "member-2"]
-    assert complete(
-        "join", "x", "--cluster-kubeconfig", str(other), "--cluster-context", ""
-    ) == ["east", "edge"]
+    assert complete("join", "x", "--cluster-kubeconfig", str(other), "--cluster-context", "") == [
+        "east",
+        "edge",
+    ]
 
 
 def test_contexts_of_a_broken_kubeconfig_complete_to_nothing(

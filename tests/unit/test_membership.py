@@ -13,22 +13,27 @@ from kubectl_fed.core.membership import (
     identity_warnings,
     member_with_id,
     probe_status,
+    proxy_url_from_secret,
     recorded_cluster_id,
     redact,
+    stored_access,
 )
 from kubectl_fed.kube.host import Host
 
 
 def test_secret_round_trip_and_redaction() -> None:
     creds = Credentials("https://m", ca_data=b"ca", cert_data=b"c", key_data=b"k", token="t")
-    secret = build_secret("m1", "fed", creds)
+    secret = build_secret("m1", "fed", stored_access(creds, "socks5://u:p@proxy:1080"))
     assert set(secret["data"]) == {
         "certificate-authority-data",
         "client-certificate-data",
         "client-key-data",
         "service-account-token-data",
+        "service-account-ca-data",  # KubeAdmiral reads the CA there with a token
+        "proxy-url",  # it may hold the proxy's password: kept with the credentials
     }
     assert credentials_from_secret("https://m", False, secret) == creds
+    assert proxy_url_from_secret(secret) == "socks5://u:p@proxy:1080"
     shown = redact(secret)
     assert set(shown["data"].values()) == {"<redacted>"}
     assert secret["data"]["client-key-data"] != "<redacted>"  # input untouched

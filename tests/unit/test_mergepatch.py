@@ -56,3 +56,16 @@ def test_applying_the_patch_gives_the_new_document(old: Any, new: Any) -> None:
     # Nulls inside objects cannot survive a merge patch, by the RFC's design.
     old, new = _without_nulls(old), _without_nulls(new)
     assert apply_merge_patch(old, merge_patch(old, new)) == new
+
+
+def test_replacing_sets_new_whole_and_removes_what_old_had_beyond_it() -> None:
+    from kubectl_fed.core.mergepatch import replacing
+
+    old = {"resources": {"allocatable": {"cpu": "8"}, "schedulableNodes": 2}, "x": 1}
+    new = {"resources": {"allocatable": {}, "schedulableNodes": 0}}
+    assert replacing(old, new) == {
+        "x": None,
+        "resources": {"allocatable": {"cpu": None}, "schedulableNodes": 0},
+    }
+    assert replacing(None, {"a": 1}) == {"a": 1}
+    assert replacing({"a": [1]}, {"a": [2]}) == {"a": [2]}

@@ -168,3 +168,29 @@ def test_aggregate_status_sums_the_members() -> None:
     every = {c: True for c in statuses}
     assert aggregate_status("Deployment", statuses, 4, every)["observedGeneration"] == 4
     assert aggregate_status("ConfigMap", statuses) == {}
+
+
+def test_aggregate_status_signature_grows_only_by_keywords() -> None:
+    parameters = inspect.signature(aggregate_status).parameters
+    assert list(parameters)[:4] == ["kind", "member_statuses", "generation", "current"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(parameters.values())[4:])
+
+
+def test_aggregate_status_of_jobs_and_load_balancers() -> None:
+    done = {
+        "succeeded": 1,
+        "startTime": "2024-05-01T10:00:00Z",
+        "completionTime": "2024-05-01T10:05:00Z",
+    }
+    job = aggregate_status("Job", {"member-1": done, "member-2": done}, now="2024-05-02T00:00:00Z")
+    assert job["conditions"][-1]["message"] == "Job completed in clusters [member-1,member-2]"
+    lb = {"loadBalancer": {"ingress": [{"ip": "10.0.0.1"}]}}
+    service = {"spec": {"type": "LoadBalancer"}, "status": {}}
+    assert aggregate_status("Service", {"member-1": lb}, template=service) == {
+        "loadBalancer": {"ingress": [{"ip": "10.0.0.1", "hostname": "member-1"}]}
+    }
+    assert aggregate_status("Service", {"member-1": lb}) == {}  # type unknown: left alone
+    kept = {"status": {"observedGeneration": 3}}
+    assert aggregate_status("Deployment", {"member-1": None}, 4, {}, template=kept) == {
+        "observedGeneration": 3
+    }

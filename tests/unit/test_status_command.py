@@ -90,3 +90,85 @@ def test_status_cluster_no_longer_placed_awaits_removal() -> None:
     leaving = state.clusters[1]
     assert leaving.status == "WaitingForRemoval" and leaving.scheduled is None
     assert not state.ok and state.clusters_ok == "1/2"
+
+
+def rolled_out(ready: int, wanted: int = 3, **extra: Any) -> dict[str, Any]:
+    status = {
+        "observedGeneration": 1,
+        "replicas": wanted,
+        "updatedReplicas": wanted,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        **extra,
+    }
+    return {"metadata": {"generation": 1}, "spec": {"replicas": wanted}, "status": status}
+
+
+def test_health_per_cluster_and_the_worst_for_the_object() -> None:
+    state = object_state(
+        federated(["member-1", "member-2"]),
+        REPLICAS,
+        {"member-1": rolled_out(3), "member-2": rolled_out(4, 6)},
+        {},
+    )
+    ready, behind = state.clusters
+    assert ready.health is not None and ready.health.state == "Ready"
+    assert behind.health is not None
+    assert (behind.health.state, behind.health.reason) == ("Progressing", "ReplicasUnavailable")
+    assert behind.health.message == "4 of 6 updated replicas are available"
+    assert state.health == "Progressing" and state.healthy and state.ok
+    assert state.as_dict()["clusters"][1]["health"]["reason"] == "ReplicasUnavailable"
+
+
+def test_a_failed_copy_is_named_in_the_message_and_not_healthy() -> None:
+    late = {
+        "type": "Progressing",
+        "status": "False",
+        "reason": "ProgressDeadlineExceeded",
+        "message": "ReplicaSet web-1 has timed out progressing.",
+    }
+    state = object_state(
+        federated(["member-1", "member-2"]),
+        REPLICAS,
+        {"member-1": rolled_out(3), "member-2": rolled_out(0, 6, conditions=[late])},
+        {},
+    )
+    assert state.health == "Failed" and not state.healthy
+    assert state.message == (
+        "member-2: Failed (ProgressDeadlineExceeded): ReplicaSet web-1 has timed out progressing."
+    )
+
+
+def test_unreachable_missing_and_leaving_clusters_have_their_health() -> None:
+    fo = federated(["member-1", "member-2"])
+    fo["status"]["clusters"].append({"cluster": "member-3", "status": "WaitingForRemoval"})
+    state = object_state(
+        fo, REPLICAS, {"member-1": None, "member-3": rolled_out(1)}, {"member-2": "no answer"}
+    )
+    missing, down, leaving = state.clusters
+    assert missing.health is not None and missing.health.reason == "NotFound"
+    assert down.health is not None and (down.health.state, down.health.reason) == (
+        "Unknown",
+        "ClusterUnreachable",
+    )
+    assert leaving.health is None  # not placed there: its health says nothing
+    assert state.health == "Unknown"
+
+
+def test_status_collection_fields_are_shown_per_cluster() -> None:
+    copy_ = rolled_out(3)
+    copy_["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    state = object_state(
+        federated(["member-1"]),
+        REPLICAS,
+        {"member-1": copy_},
+        {},
+        ("metadata.creationTimestamp", "status.readyReplicas", "spec.nothing"),
+    )
+    [row] = state.as_dict()["clusters"]
+    assert row["collectedFields"] == {
+        "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {"readyReplicas": 3},
+    }
+    plain = object_state(federated(["member-1"]), REPLICAS, {"member-1": copy_}, {})
+    assert "collectedFields" not in plain.as_dict()["clusters"][0]

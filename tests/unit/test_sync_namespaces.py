@@ -265,8 +265,8 @@ def test_unjoin_deletes_only_what_the_federation_made_and_holds_nothing_else(
     fed.kube("member-1").create(
         fed.members["member-1"].path("configmaps", "busy"), configmap("theirs", "busy")
     )
-    handled, _warnings = unjoin(fed.host, "member-1", "delete", fed.timeout)
-    assert handled > 0
+    done = unjoin(fed.host, "member-1", "delete", fed.timeout)
+    assert done.handled > 0
     member = fed.members["member-1"]
     names = {n["metadata"]["name"] for n in member.objects("namespaces")}
     assert {"adopted", "busy", "default"} <= names and "made" not in names

@@ -38,9 +38,11 @@ failing. Remove an entry once its bug is fixed.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, event, settings
@@ -51,9 +53,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federate import clean_template, federated_object_name
 from kubectl_fed.core.marks import MANAGED_LABEL, ORPHAN_ANNOTATION, PROPAGATION_POLICY_LABEL
+from kubectl_fed.core.member_identity import TOKEN_EXPIRES_ANNOTATION, TOKEN_ISSUED_ANNOTATION
+from kubectl_fed.errors import FedError
 from kubectl_fed.kube.errors import ApiError
 from kubectl_fed.kube.host import fed_path
 from kubectl_fed.ops import status as inspect
+from kubectl_fed.ops.identity import rotate
 from tests.fake import FakeFederation
 from tests.fake.objects import (
     configmap,
@@ -94,6 +99,8 @@ CHECKS = (
     "wrong-placement",
     "stray-copy",
     "pass-aborted",
+    "token-not-renewed",
+    "stored-token-refused",
 )
 
 # KUBECTL_FED_SOAK=1: 2000 examples; KUBECTL_FED_SOAK=N: N examples.
@@ -234,7 +241,9 @@ def base() -> FakeFederation:
         for name in ("host", *MEMBERS):
             fed.kube(name).create(crds, custom_crd())
         for name in MEMBERS:
-            fed.join(name, labels=labels[name])
+            # kubectl-fed's own identity in each member (join's default): the steps below
+            # age, expire and rotate its token.
+            fed.join(name, labels=labels[name], credentials="serviceaccount")
         host = fed.kube()
         host.create("/api/v1/namespaces", namespace(NS))
         host.create(fed_path(kubeadmiral.FEDERATED_TYPE_CONFIGS), type_config())
@@ -276,6 +285,8 @@ class FederationMachine(RuleBasedStateMachine):
         self.faults: list[tuple[str, str, int]] = []  # armed for the next sync only
         self.orphan: dict[str, str | None] = {}  # template uid -> orphan mode asked for
         self.known: list[str] = []  # known-bug violations seen in this example
+        self.expired: set[str] = set()  # members whose stored token has expired
+        self.due: dict[str, str] = {}  # member -> the token a full pass must renew
         self.data_version = 0
         # Before the pass being checked: every controller's placements, and ours alone.
         self.placed_before: tuple[dict[TKey, set[str]], dict[TKey, set[str]]] = ({}, {})
@@ -352,7 +363,11 @@ class FederationMachine(RuleBasedStateMachine):
         return Governed(True, policy.places(), bool(divides), policy.label)
 
     def up(self) -> list[str]:
-        return [m for m in MEMBERS if not self.fed.members[m].down]
+        return [m for m in MEMBERS if not self.unreachable(m)]
+
+    def unreachable(self, cluster: str) -> bool:
+        """Down, or its stored token expired: either way sync cannot reach it."""
+        return self.fed.members[cluster].down or cluster in self.expired
 
     def objects(self) -> dict[CopyKey, dict[str, Any]]:
         """Every member object of the federated kinds, managed or not (read from the fakes
@@ -667,6 +682,68 @@ class FederationMachine(RuleBasedStateMachine):
         self.fed.members[cluster].down = False
         self.check_status_truth()
 
+    # ------------------------------------------------------------------ member tokens
+
+    def secret_path(self, cluster: str) -> str:
+        return f"/api/v1/namespaces/{self.fed.fed_namespace}/secrets/{cluster}-credentials"
+
+    def stored_token(self, cluster: str) -> str:
+        data = self.host.get(self.secret_path(cluster))["data"]
+        return base64.b64decode(data["service-account-token-data"]).decode()
+
+    @rule(cluster=st.sampled_from(MEMBERS), expired=st.booleans())
+    def age_token(self, cluster: str, expired: bool) -> None:
+        """The stored token has used most of its life (sync must renew it), or all of it
+        (the member is unreachable until rotated; nothing there may change)."""
+        self.next_step()
+        now = datetime.now(timezone.utc)
+        issued = now - timedelta(days=400 if expired else 300)
+        expires = now - timedelta(hours=1) if expired else now + timedelta(days=65)
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        annotations = {
+            TOKEN_ISSUED_ANNOTATION: issued.strftime(stamp),
+            TOKEN_EXPIRES_ANNOTATION: expires.strftime(stamp),
+        }
+        self.host.merge_patch(self.secret_path(cluster), {"metadata": {"annotations": annotations}})
+        if expired:
+            self.expired.add(cluster)
+            self.due.pop(cluster, None)
+        else:  # the record is what kubectl-fed goes by (the fake's token is still valid)
+            self.expired.discard(cluster)
+            self.due[cluster] = self.stored_token(cluster)
+
+    @rule(cluster=st.sampled_from(MEMBERS))
+    def rotate_token(self, cluster: str) -> None:
+        """`kubectl fed rotate`: with the identity's own right, or after expiry with the
+        context the member was joined with. A member that is down cannot be rotated."""
+        self.next_step()
+        old = self.stored_token(cluster)
+        try:
+            rotate(self.fed.host, cluster, None, str(self.fed.kubeconfig), None, 5)
+        except FedError:
+            if not self.fed.members[cluster].down:
+                self.violation("stored-token-refused", f"rotate {cluster} failed while it was up")
+            return
+        if self.stored_token(cluster) == old:
+            self.violation("token-not-renewed", f"rotate {cluster} stored the same token")
+        self.expired.discard(cluster)
+        self.due.pop(cluster, None)
+
+    def check_tokens(self) -> None:
+        """After a full pass: a due token of a reachable member was renewed, and every
+        stored token the member accepts (unless it expired)."""
+        for cluster in MEMBERS:
+            if self.unreachable(cluster):
+                continue
+            token = self.stored_token(cluster)
+            member = self.fed.members[cluster]
+            # (a fault injected into the member may have refused the renewal: next pass)
+            was_due = self.due.pop(cluster, None) if not member.faults_fired else None
+            if was_due is not None and token == was_due:
+                self.violation("token-not-renewed", f"{cluster}'s due token was kept")
+            if token not in member.issued or not member._token_valid(token):
+                self.violation("stored-token-refused", f"{cluster} refuses its stored token")
+
     @rule(
         cluster=st.sampled_from(MEMBERS),
         kind=st.sampled_from(sorted(KINDS)),
@@ -801,6 +878,7 @@ class FederationMachine(RuleBasedStateMachine):
         # refused a write (a status write among them); the next pass records it.
         if not aborted and not self.fed.host_cluster.faults_fired:
             self.check_fo_status()
+            self.check_tokens()
         self.see(after)
         return after
 
@@ -818,7 +896,7 @@ class FederationMachine(RuleBasedStateMachine):
             cluster, kind, name = copy_key
             key = (kind, name)
             uid = obj["metadata"]["uid"]
-            if self.fed.members[cluster].down:
+            if self.unreachable(cluster):
                 if after.get(copy_key) != obj and key not in self.tainted:
                     self.violation(
                         "unreachable-member-changed", f"{copy_key} changed while {cluster} was down"

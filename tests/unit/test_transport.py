@@ -118,6 +118,38 @@ def test_requests_go_through_a_connect_proxy(server: str) -> None:
         assert proxy.tunnels == [server.removeprefix("http://")]
 
 
+def test_a_connect_proxy_gets_the_credentials_of_its_url(server: str) -> None:
+    """kubectl (Go's transport) sends a proxy URL's user and password as Basic
+    Proxy-Authorization with CONNECT; a proxy that wants them refuses without."""
+    with connect_proxy() as proxy:
+        url = f"http://me:s%40cret@127.0.0.1:{proxy.server_address[1]}"
+        t = Transport(server, None, dict, proxy=url)
+        assert t.request("GET", "/via", {}, None, 5).status == 200
+        assert ("proxy-authorization", "Basic bWU6c0BjcmV0") in proxy.headers  # me:s@cret
+    with connect_proxy() as proxy:
+        t = Transport(server, None, dict, proxy=f"http://127.0.0.1:{proxy.server_address[1]}")
+        assert t.request("GET", "/via", {}, None, 5).status == 200
+        assert not [h for h in proxy.headers if h[0] == "proxy-authorization"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://me:hunter2@proxy.example:3128",  # a scheme kubectl-fed does not speak
+        "http://me:hunter2@proxy.example:notaport",
+        "socks5://me:hunter2@proxy.example:99999",
+    ],
+)
+def test_an_unusable_proxy_is_refused_at_once_without_its_password(server: str, url: str) -> None:
+    """The message ends up in FederatedCluster status and doctor's output: a proxy
+    password in it would be readable by whoever reads FederatedClusters. A bad port is
+    refused here, not as a ValueError out of the first request (that ended sync)."""
+    with pytest.raises(ValueError, match="proxy") as raised:
+        Transport(server, None, dict, proxy=url)
+    assert "hunter2" not in str(raised.value)
+    assert "me:xxxxx@proxy.example" in str(raised.value)
+
+
 @pytest.mark.parametrize("credentials", [None, ("me", "s3cret")])
 def test_requests_go_through_a_socks5_proxy(
     server: str, credentials: tuple[str, str] | None
