@@ -223,7 +223,8 @@ def namespace_contents(
     """Everything in a namespace, of every listable namespaced resource the cluster serves
     that `counted(group, plural)` asks for, as the namespace controller would find it:
     `plural.group` -> objects. Second: the resources that could not be listed (a caller
-    deciding to delete the namespace cannot tell what they hold). Unreachable propagates."""
+    deciding to delete the namespace cannot tell what they hold), by name. Unreachable
+    propagates."""
     found: dict[str, list[dict[str, Any]]] = {}
     unreadable = []
     seen = set()
@@ -245,8 +246,8 @@ def namespace_contents(
             continue  # not served after all
         except Unreachable:
             raise
-        except ApiError as err:
-            unreadable.append(f"{resource}: {err}")
+        except ApiError:
+            unreadable.append(resource)  # refused (RBAC), or failing: what it holds is unknown
     return found, unreadable
 
 

@@ -121,13 +121,17 @@ def _kept_namespace(member: Member, item: MemberAction) -> bool:
     patch = unmarked(item.live)
     if patch:
         merge_patch(member, item.plan.ftype, item.live, patch)
-    shown = ", ".join(foreign[:5]) + (f" (+{len(foreign) - 5} more)" if len(foreign) > 5 else "")
     item.note = (
-        f"kept: it holds objects the federation does not manage: {shown}"
+        f"kept: it holds objects the federation does not manage: {_few(foreign)}"
         if foreign
-        else f"kept: what it holds cannot be told: {'; '.join(unreadable)}"
+        else f"kept: what it holds cannot be told (it may not list {_few(unreadable)})"
     )
     return True
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def drop_federated_object(host: Host, fo: Object) -> None:

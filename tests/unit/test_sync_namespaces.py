@@ -303,3 +303,24 @@ def test_a_namespace_deleted_and_made_again_keeps_its_member_namespaces(
     assert member.get("configmaps", "theirs", "shop") is not None
     fed.reset_counts()
     assert run_pass(fed).writes == 0
+
+
+def test_a_namespace_whose_contents_cannot_be_listed_is_kept(fed: FakeFederation) -> None:
+    """kubectl-fed's member identity may list the federated kinds and pods only: what it
+    may not list could hold anything, so the namespace stays and the event says why."""
+    host_namespace(fed, "shop")
+    assert run_pass(fed).ok
+    fed.members["member-1"].fail_next("GET", "/api/v1/namespaces/shop/pods", 403, times=None)
+    fed.kube().delete(f"{NAMESPACES}/shop")
+    assert run_pass(fed).ok
+    kept = where(fed, "shop")
+    assert set(kept) == {"member-1"} and not managed(kept["member-1"])
+    events = [
+        e["message"]
+        for e in fed.host_cluster.objects("events", "default")
+        if e["reason"] == "Orphaned" and e["involvedObject"]["name"] == "shop"
+    ]
+    assert events == [
+        "member-1: copy left running without the federation's marks (orphaned): "
+        "kept: what it holds cannot be told (it may not list pods)"
+    ]
