@@ -349,8 +349,8 @@ def list_everything(fed_host: Kubectl) -> Iterator[None]:
         )
     yield
     for member in MEMBERS:
-        at = ("--context", member, "delete", "--ignore-not-found")
-        fed_host.run(*at, "clusterrolebinding,clusterrole", LIST_EVERYTHING, check=False)
+        remove = ("--context", member, "delete", "--ignore-not-found")
+        fed_host.run(*remove, "clusterrolebinding,clusterrole", LIST_EVERYTHING, check=False)
 
 
 def test_a_member_namespace_holding_other_objects_is_never_deleted(
