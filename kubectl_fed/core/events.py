@@ -118,14 +118,9 @@ def cluster_occurrences(
             found.append(Occurrence(NORMAL, DELETED, f"{cluster}: copy deleted ({why})", "Delete"))
             continue
         if outcome.done == "unmark" and code not in _FAILED_REMOVAL:
-            found.append(
-                Occurrence(
-                    NORMAL,
-                    ORPHANED,
-                    f"{cluster}: copy left running without the federation's marks (orphaned)",
-                    "Orphan",
-                )
-            )
+            why = f": {outcome.message}" if outcome.message else ""
+            message = f"{cluster}: copy left running without the federation's marks (orphaned)"
+            found.append(Occurrence(NORMAL, ORPHANED, message + why, "Orphan"))
             continue
         if code == ClusterStatus.OK and outcome.done == "apply":
             if outcome.message == ADOPTED_MESSAGE:

@@ -1,16 +1,22 @@
-"""Where a workload keeps its pod spec, and the objects that pod spec refers to.
+"""Where a workload keeps its pod spec, the objects that pod spec refers to, and the
+workload's followers.
 
 The referenced ConfigMaps, Secrets, ServiceAccount and PersistentVolumeClaims are the
-workload's followers: they go wherever the workload goes, unless its policy sets
-`disableFollowerScheduling`. The references are the ones Kubernetes itself walks
-(`VisitPodSecretNames`, `VisitPodConfigmapNames`), as KubeAdmiral's follower controller does.
+workload's followers, with those its `kubeadmiral.io/followers` annotation names
+(Services and Ingresses may be named there too): they go wherever the workload goes,
+whether or not they have a policy of their own, unless its policy sets
+`disableFollowerScheduling` or the follower says `kubeadmiral.io/disable-following: "true"`.
+The references are the ones Kubernetes itself walks (`VisitPodSecretNames`,
+`VisitPodConfigmapNames`), as KubeAdmiral's follower controller does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
+from kubectl_fed.core.marks import DISABLE_FOLLOWING_ANNOTATION, FOLLOWERS_ANNOTATION
 from kubectl_fed.core.objects import api_group, field_at
 
 # (API group, kind) -> keys leading to the pod spec; the kinds KubeAdmiral knows, plus ReplicaSet.
@@ -41,6 +47,21 @@ _SECRET_VOLUME_REFS: dict[str, tuple[str, ...]] = {
 }
 
 Reference = tuple[str, str]
+# (API group, kind, name) of a follower, in its leader's namespace.
+FollowerRef = tuple[str, str, str]
+
+# The kinds that follow (KubeAdmiral's supportedFollowerTypes): the first four are what a
+# pod spec references; Services and Ingresses follow only when the annotation names them.
+FOLLOWER_KINDS: Final = frozenset(
+    {
+        ("", "ConfigMap"),
+        ("", "Secret"),
+        ("", "ServiceAccount"),
+        ("", "PersistentVolumeClaim"),
+        ("", "Service"),
+        ("networking.k8s.io", "Ingress"),
+    }
+)
 
 # Present in every namespace of every cluster, made there by Kubernetes itself: never followers.
 # (kube-root-ca.crt is what the service account token volume of a live pod projects.)
@@ -114,3 +135,55 @@ def _items(obj: dict[str, Any], *keys: str) -> Iterator[dict[str, Any]]:
 def _name_at(obj: dict[str, Any], *keys: str) -> str:
     node = field_at(obj, *keys)
     return node if isinstance(node, str) else ""
+
+
+def is_leader(obj: dict[str, Any]) -> bool:
+    """Whether objects of this kind have followers: the kinds with a pod spec."""
+    return pod_spec_path(obj) is not None
+
+
+def followers_of(
+    leader: dict[str, Any], annotations: Mapping[str, str]
+) -> tuple[list[FollowerRef], str]:
+    """The followers of a workload: what its pod spec references, and what its
+    `kubeadmiral.io/followers` annotation (`annotations`: the template's, or its
+    FederatedObject's) names. Sorted, without duplicates; nothing for a kind without a pod
+    spec. The second value says why the annotation was not used (not valid JSON, not a list
+    of {group, kind, name}, or a kind that cannot follow), else it is empty."""
+    if not is_leader(leader):
+        return [], ""
+    found = {("", kind, name) for kind, name in referenced_objects(leader)}
+    named, problem = _annotated_followers(annotations.get(FOLLOWERS_ANNOTATION))
+    return sorted(found | set(named)), problem
+
+
+def following_disabled(annotations: Mapping[str, str]) -> bool:
+    """A follower's own opt-out (only "true" counts, as in KubeAdmiral)."""
+    return annotations.get(DISABLE_FOLLOWING_ANNOTATION) == "true"
+
+
+def _annotated_followers(raw: str | None) -> tuple[list[FollowerRef], str]:
+    if raw is None or raw == "":
+        return [], ""
+    where = f"annotation {FOLLOWERS_ANNOTATION}"
+    try:
+        entries = json.loads(raw)
+    except ValueError as error:
+        return [], f"{where}: not valid JSON ({error})"
+    if not isinstance(entries, list):
+        return [], f"{where}: expected a JSON list of {{group, kind, name}}"
+    found = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k, ""), str) for k in ("group", "kind", "name")
+        ):
+            return [], f"{where}[{index}]: expected {{group, kind, name}} strings"
+        group, kind, name = entry.get("group", ""), entry.get("kind", ""), entry.get("name", "")
+        if not name:
+            return [], f"{where}[{index}]: a follower needs a name"
+        if (group, kind) not in FOLLOWER_KINDS:
+            kinds = ", ".join(sorted(f"{k}.{g}" if g else k for g, k in FOLLOWER_KINDS))
+            shown = f"{kind}.{group}" if group else kind
+            return [], f"{where}[{index}]: kind {shown!r} cannot follow ({kinds} can)"
+        found.append((group, kind, name))
+    return found, ""

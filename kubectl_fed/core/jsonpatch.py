@@ -4,6 +4,13 @@
 (core/overrides.py) and for those a member copy is built with (core/propagation.py).
 Paths a caller refuses (the override rules keep a member object the same object) cannot
 be written. Any failure raises `PatchError`, whose message is one line.
+
+Patches apply as KubeAdmiral applies them, with `github.com/evanphx/json-patch` at
+v5.6.0 (its v4 API, the one KubeAdmiral's `ApplyJSONPatch` imports), where that library
+is more lenient than RFC 6902: a patch without an `op` is a `replace`; a `replace` of a
+key missing from an existing object adds it; array indexes are read as Go's `strconv.Atoi`
+reads them (`+1`, `01`) and may count from the end (`-1` is the last element; for `add`,
+`-1` is past it, like `-`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 Patch = dict[str, Any]
 
-_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
+_ARRAY_INDEX = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi takes
 
 
 class PatchError(ValueError):
@@ -61,7 +68,7 @@ def _apply_one(document: Any, patch: Any, refused: list[list[str]]) -> Any:
         patch = {}
     if not isinstance(patch, dict):
         raise PatchError("a patch must be an object")
-    op, path = patch.get("op"), patch.get("path")
+    op, path = patch.get("op") or "replace", patch.get("path")
     if not isinstance(path, str):
         raise PatchError("a patch needs a path")
     tokens = _tokens(path)
@@ -85,9 +92,27 @@ def _apply_one(document: Any, patch: Any, refused: list[list[str]]) -> Any:
         else:
             value = copy.deepcopy(_resolve(document, source))
         return _add(document, tokens, value)
-    if op in ("remove", "replace"):
+    if op == "replace":
+        return _replace(document, tokens, value)
+    if op == "remove":
         _remove(document, tokens)
-    return document if op == "remove" else _add(document, tokens, value)
+        return document
+    return _add(document, tokens, value)
+
+
+def _replace(document: Any, tokens: list[str], value: Any) -> Any:
+    """Set an array element that exists, or an object's key, present or not (the library
+    KubeAdmiral uses adds a missing key rather than failing)."""
+    if not tokens:
+        return value
+    parent, key = _resolve(document, tokens[:-1]), tokens[-1]
+    if isinstance(parent, dict):
+        parent[key] = value
+    elif isinstance(parent, list):
+        parent[_index(key, len(parent))] = value
+    else:
+        raise PatchError(f"{_pointer(tokens[:-1])} is not an object or array")
+    return document
 
 
 def _add(document: Any, tokens: list[str], value: Any) -> Any:
@@ -135,14 +160,17 @@ def _resolve(document: Any, tokens: list[str]) -> Any:
 
 
 def _index(token: str, length: int, *, allow_end: bool = False) -> int:
-    """An index into an array of `length`; adding may also name the end (`length` or `-`)."""
+    """An index into an array of `length`; adding may also name the end (`length` or `-`).
+    A negative index counts from the end (of the array with the added element, for add)."""
     if token == "-" and allow_end:
         return length
     if not _ARRAY_INDEX.fullmatch(token):
         raise PatchError(f"{token!r} is not an array index")
-    if int(token) > length or (int(token) == length and not allow_end):
+    size = length + 1 if allow_end else length
+    index = int(token)
+    if index >= size or index < -size:
         raise PatchError(f"array index {token} is out of range")
-    return int(token)
+    return index + size if index < 0 else index
 
 
 def _tokens(path: str) -> list[str]:

@@ -24,6 +24,12 @@ ORPHAN_ANNOTATION: Final = "kubeadmiral.io/orphan"
 RETAIN_REPLICAS_ANNOTATION: Final = "kubeadmiral.io/retain-replicas"
 # On a template: never federate it (a non-empty value counts).
 NO_FEDERATED_RESOURCE_ANNOTATION: Final = "kubeadmiral.io/no-federated-resource"
+# On a workload: more followers, a JSON list of {group, kind, name} in its namespace.
+FOLLOWERS_ANNOTATION: Final = "kubeadmiral.io/followers"
+# On a ConfigMap, Secret...: "true" opts it out of following the workloads using it.
+DISABLE_FOLLOWING_ANNOTATION: Final = "kubeadmiral.io/disable-following"
+# On a host namespace: "true" keeps it out of namespace auto-propagation.
+NO_AUTO_PROPAGATION_ANNOTATION: Final = "kubeadmiral.io/no-auto-propagation"
 
 # Moved from the template to the FederatedObject: they steer the federation, not the members.
 FEDERATION_LABELS: Final = frozenset(
@@ -40,6 +46,9 @@ FEDERATION_ANNOTATIONS: Final = frozenset(
         CLUSTERS_TO_ADOPT_ANNOTATION,
         ORPHAN_ANNOTATION,
         RETAIN_REPLICAS_ANNOTATION,
+        FOLLOWERS_ANNOTATION,
+        DISABLE_FOLLOWING_ANNOTATION,
+        NO_AUTO_PROPAGATION_ANNOTATION,
     }
 )
 

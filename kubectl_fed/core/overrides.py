@@ -41,7 +41,9 @@ def rule_matches(
 
     `clusters` (names), `clusterSelector` (labels that must all be equal) and
     `clusterAffinity` (terms ORed, expressions in a term ANDed) must all match; an empty
-    criterion matches every cluster, an empty affinity term matches none.
+    criterion matches every cluster, an empty affinity term matches none. A label key or
+    value in the selector or the affinity that is not well-formed is an OverrideError (as
+    KubeAdmiral's override controller fails on it), once the names have matched.
     """
     if not target_clusters:
         return True
@@ -51,7 +53,14 @@ def rule_matches(
     )
     if names and cluster_name not in names:
         return False
-    selector = _dict(target_clusters.get("clusterSelector"), "targetClusters.clusterSelector")
+    selector = _string_dict(
+        target_clusters.get("clusterSelector"), "targetClusters.clusterSelector"
+    )
+    for key, value in selector.items():
+        # KubeAdmiral builds a label selector from it, which refuses malformed labels.
+        problem = key_problem(key) or value_problem(value)
+        if problem:
+            raise OverrideError(f"targetClusters.clusterSelector: {problem}")
     if any(key not in cluster_labels or cluster_labels[key] != v for key, v in selector.items()):
         return False
     terms = _list(target_clusters.get("clusterAffinity"), "targetClusters.clusterAffinity")
@@ -314,7 +323,10 @@ def _override_image(image: ImageReference, operations: list[dict[str, Any]]) -> 
             getattr(image, field), operator, str(operation.get("value") or ""), str(component)
         )
         image = replace(image, **{field: new})
-    ImageReference.parse(str(image))  # the result must still be a reference
+    # The result must still be a reference, or nothing at all: KubeAdmiral prints every
+    # part deleted as an empty image (which a workload template may have; a pod may not).
+    if str(image):
+        ImageReference.parse(str(image))
     return image
 
 
@@ -389,6 +401,10 @@ def _requirement_matches(expression: dict[str, Any], labels: dict[str, str]) -> 
     problem = requirement_problem(operator, values)
     if problem:
         raise OverrideError(f"{problem} (on {key!r})")
+    # As KubeAdmiral's label selector: a malformed key or value is an error, not a mismatch.
+    problem = key_problem(key) or next(filter(None, map(value_problem, values)), None)
+    if problem:
+        raise OverrideError(f"clusterAffinity: {problem}")
     return requirement_matches(key, operator, values, labels)
 
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from kubectl_fed.core.labels import OPERATORS, requirement_matches, requirement_problem
+from kubectl_fed.core.labels import (
+    OPERATORS,
+    key_problem,
+    requirement_matches,
+    requirement_problem,
+    value_problem,
+)
 from kubectl_fed.core.objects import short_hash
 from kubectl_fed.core.replicas import Preferences, PreparedPreferences
 
@@ -53,6 +59,36 @@ class Requirement:
         return requirement_matches(self.key, self.operator, self.values, labels)
 
 
+# The cluster fields a clusterAffinity term's matchFields can name (KubeAdmiral's field set),
+# and the operators its scheduler takes there, each with exactly one value.
+CLUSTER_FIELDS: Final = ("metadata.name",)
+FIELD_OPERATORS: Final = ("In", "NotIn")
+
+
+@dataclass(frozen=True)
+class AffinityTerm:
+    """One clusterAffinity term: its label expressions and name fields, all ANDed.
+
+    `invalid` says why the term can match nothing: a label key or value that is not
+    well-formed makes KubeAdmiral's label selector fail, and its scheduler then takes the
+    cluster as not matching (no error). An empty term matches nothing either.
+    """
+
+    expressions: tuple[Requirement, ...] = ()
+    fields: tuple[Requirement, ...] = ()  # key: a CLUSTER_FIELDS entry
+    invalid: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.expressions and not self.fields and not self.invalid
+
+    def matches(self, name: str, labels: Mapping[str, str]) -> bool:
+        values = {"metadata.name": name}
+        return all(r.matches(labels) for r in self.expressions) and all(
+            (values.get(f.key) in f.values) == (f.operator == "In") for f in self.fields
+        )
+
+
 @dataclass(frozen=True)
 class PlacementPreference:
     min_replicas: int
@@ -73,7 +109,7 @@ class Policy:
     content_hash: str = ""
     mode: SchedulingMode = "Duplicate"
     cluster_selector: dict[str, str] = field(default_factory=dict)
-    affinity: list[list[Requirement]] | None = None  # None: no affinity, every cluster fits
+    affinity: list[AffinityTerm] | None = None  # None: no affinity, every cluster fits
     tolerations: list[Mapping[str, Any]] = field(default_factory=list)
     max_clusters: int | None = None
     placement: dict[str, PlacementPreference] = field(default_factory=dict)
@@ -153,7 +189,7 @@ def _parse_spec(spec: Mapping[str, Any], policy: Policy, problems: Problems) -> 
     policy.cluster_selector = _string_map(
         spec.get("clusterSelector"), "spec.clusterSelector", errors
     )
-    policy.affinity = _parse_affinity(spec.get("clusterAffinity"), errors)
+    policy.affinity = _parse_affinity(spec.get("clusterAffinity"), problems)
     policy.tolerations = _parse_tolerations(spec.get("tolerations"), errors)
     policy.max_clusters = _optional_count(spec.get("maxClusters"), "spec.maxClusters", errors)
     policy.placement = _parse_placement(spec.get("placement"), problems)
@@ -165,28 +201,56 @@ def _parse_spec(spec: Mapping[str, Any], policy: Policy, problems: Problems) -> 
         )
 
 
-def _parse_affinity(terms: Any, errors: list[str]) -> list[list[Requirement]] | None:
+def _parse_affinity(terms: Any, problems: Problems) -> list[AffinityTerm] | None:
     if not terms:
         return None  # KubeAdmiral ignores an empty clusterAffinity
     if not isinstance(terms, list):
-        errors.append(f"spec.clusterAffinity: expected a list of terms, got {_kind_of(terms)}")
+        problems.errors.append(
+            f"spec.clusterAffinity: expected a list of terms, got {_kind_of(terms)}"
+        )
         return None
-    parsed = []
-    for i, term in enumerate(terms):
-        where = f"spec.clusterAffinity[{i}]"
-        if not isinstance(term, Mapping):
-            errors.append(f"{where}: expected a mapping, got {_kind_of(term)}")
-            continue
-        expressions = term.get("matchExpressions") or []
-        if not isinstance(expressions, list):
-            errors.append(f"{where}.matchExpressions: expected a list")
-            continue
-        requirements = [
-            _parse_requirement(e, f"{where}.matchExpressions[{j}]", errors)
-            for j, e in enumerate(expressions)
+    return [
+        term
+        for i, raw in enumerate(terms)
+        if (term := _parse_term(raw, f"spec.clusterAffinity[{i}]", problems)) is not None
+    ]
+
+
+def _parse_term(term: Any, where: str, problems: Problems) -> AffinityTerm | None:
+    errors = problems.errors
+    if not isinstance(term, Mapping):
+        errors.append(f"{where}: expected a mapping, got {_kind_of(term)}")
+        return None
+    parsed: dict[str, list[Requirement]] = {}
+    for part in ("matchExpressions", "matchFields"):
+        entries = term.get(part) or []
+        if not isinstance(entries, list):
+            errors.append(f"{where}.{part}: expected a list")
+            return None
+        found = [
+            _parse_requirement(e, f"{where}.{part}[{j}]", errors) for j, e in enumerate(entries)
         ]
-        parsed.append([r for r in requirements if r is not None])
-    return parsed
+        parsed[part] = [r for r in found if r is not None]
+    fields = parsed["matchFields"]
+    for j, field_ in enumerate(fields):
+        if field_.key not in CLUSTER_FIELDS:
+            errors.append(
+                f"{where}.matchFields[{j}]: only metadata.name can be matched, not {field_.key!r}"
+            )
+        elif field_.operator not in FIELD_OPERATORS or len(field_.values) != 1:
+            errors.append(f"{where}.matchFields[{j}]: takes In or NotIn with exactly one value")
+    invalid = next(filter(None, map(_label_problem, parsed["matchExpressions"])), "")
+    if invalid:
+        problems.warnings.append(f"{where}: {invalid}: the term matches no cluster")
+    return AffinityTerm(tuple(parsed["matchExpressions"]), tuple(fields), invalid)
+
+
+def _label_problem(requirement: Requirement) -> str | None:
+    """What KubeAdmiral's label selector refuses in a well-shaped expression: a key that is
+    not a qualified name, a value that is not a label value (`Gt`/`Lt` ones included)."""
+    return key_problem(requirement.key) or next(
+        filter(None, map(value_problem, requirement.values)), None
+    )
 
 
 def _parse_requirement(expr: Any, where: str, errors: list[str]) -> Requirement | None:

@@ -167,7 +167,8 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
                 continue
             child = f"{path}/{escape(str(key))}"
             if key not in live:
-                if value not in (None, {}, []):
+                # An empty value the server leaves out (Go's omitempty: "" too) is no drift.
+                if value not in (None, "", {}, []):
                     found.append(child)
                 continue
             found.extend(differences(value, live[key], child))

@@ -32,9 +32,9 @@ from kubectl_fed.core.division import (
 from kubectl_fed.core.objects import short_hash
 from kubectl_fed.core.policy import (
     V1_EQUAL_SPREAD,
+    AffinityTerm,
     Policy,
     Problems,
-    Requirement,
     V1Preferences,
     parse_policy,
     parse_v1_annotation,
@@ -215,10 +215,9 @@ def _judge(cluster: ClusterInfo, policy: Policy, api_resource: str) -> Verdict:
             Reason.SELECTOR_MISMATCH,
             f"labels do not match spec.clusterSelector on {', '.join(mismatch)}",
         )
-    if policy.affinity is not None and not _matches_affinity(policy.affinity, cluster.labels):
-        return _never(
-            Reason.AFFINITY_MISMATCH, "labels match none of the spec.clusterAffinity terms"
-        )
+    unmatched = None if policy.affinity is None else _affinity_mismatch(policy.affinity, cluster)
+    if unmatched is not None:
+        return _never(Reason.AFFINITY_MISMATCH, unmatched)
     evicting = _untolerated_taint(cluster.taints, policy.tolerations, "NoExecute")
     if evicting is not None:
         return _never(
@@ -238,9 +237,16 @@ def _never(code: str, message: str) -> Verdict:
 _FITS: Final = Verdict(None)
 
 
-def _matches_affinity(terms: list[list[Requirement]], labels: Mapping[str, str]) -> bool:
-    # An empty term matches no cluster, as in KubeAdmiral.
-    return any(term and all(r.matches(labels) for r in term) for term in terms)
+def _affinity_mismatch(terms: list[AffinityTerm], cluster: ClusterInfo) -> str | None:
+    """Why the cluster matches no term, or None. As KubeAdmiral's scheduler: terms in
+    order, an empty one skipped; the first whose labels match (name included) selects the
+    cluster, and one that cannot be evaluated (a malformed label key or value) rejects it."""
+    for index, term in enumerate(terms):
+        if term.invalid:
+            return f"spec.clusterAffinity[{index}] matches no cluster: {term.invalid}"
+        if not term.empty and term.matches(cluster.name, cluster.labels):
+            return None
+    return "its name and labels match none of the spec.clusterAffinity terms"
 
 
 def _untolerated_taint(

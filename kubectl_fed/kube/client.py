@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 from kubectl_fed import __version__
 from kubectl_fed.core.marks import FIELD_MANAGER
 from kubectl_fed.kube import log
-from kubectl_fed.kube.errors import ApiError, Unreachable, from_response
+from kubectl_fed.kube.errors import ApiError, NotFound, Unreachable, from_response
 from kubectl_fed.kube.transport import Response, Transport, TransportError
 
 # Also names the field manager of writes that do not pass one (create, merge patch).
@@ -215,6 +215,40 @@ class ClusterClient:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def namespace_contents(
+    kube: ClusterClient, namespace: str, counted: Callable[[str, str], bool]
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Everything in a namespace, of every listable namespaced resource the cluster serves
+    that `counted(group, plural)` asks for, as the namespace controller would find it:
+    `plural.group` -> objects. Second: the resources that could not be listed (a caller
+    deciding to delete the namespace cannot tell what they hold), by name. Unreachable
+    propagates."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    unreadable = []
+    seen = set()
+    for res in kube.api_resources():
+        group, plural = res["group"], res["plural"]
+        if (
+            (group, plural) in seen
+            or not res["namespaced"]
+            or "list" not in res["verbs"]
+            or not counted(group, plural)
+        ):
+            continue
+        seen.add((group, plural))
+        resource = f"{plural}.{group}" if group else plural
+        spec = {"group": group, "version": res["version"], "plural": plural, "namespaced": True}
+        try:
+            found[resource] = list(kube.list_all(path_for(spec, namespace)))
+        except NotFound:
+            continue  # not served after all
+        except Unreachable:
+            raise
+        except ApiError:
+            unreadable.append(resource)  # refused (RBAC), or failing: what it holds is unknown
+    return found, unreadable
 
 
 def _target(path: str, query: dict[str, Any] | None) -> str:

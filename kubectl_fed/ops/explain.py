@@ -182,6 +182,10 @@ def _policy_of_plan(plan: Plan, source: Object) -> tuple[str, Object | None]:
         return title, dict(plan.leader_policy.get("spec") or {})
     if plan.native is not None and plan.native.v1_compat:
         return "none: Federation v1 compatibility places it on every Ready member", None
+    if plan.native is not None and plan.native.auto_namespace:
+        return "none: namespace auto-propagation places it on every member", None
+    if plan.native is not None and plan.native.follower:
+        return "none: it goes where the workloads using it go (a follower)", None
     return "none: placed by hand in the FederatedObject's spec.placements", None
 
 
@@ -211,6 +215,8 @@ def _reason(plan: Plan, cluster: str, chosen: bool) -> tuple[str, str]:
     recorded = record.reasons.get(cluster)
     if recorded:
         return recorded.code, recorded.message
+    if chosen and plan.native is not None and plan.native.auto_namespace:
+        return "NamespaceAutoPropagation", "every member gets the host's namespaces"
     if chosen:
         return "Placed", "listed in the FederatedObject's spec.placements"
     return "NotPlaced", "not chosen"

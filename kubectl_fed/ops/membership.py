@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_fed.core import kubeadmiral, marks
+from kubectl_fed.core.federated_types import FederatedType
 from kubectl_fed.core.kubeconfig import Credentials, NotCopyable, Target, copyable_credentials
 from kubectl_fed.core.marks import CLUSTER_ID_ANNOTATION
 from kubectl_fed.core.member_identity import DEFAULT_TOKEN_TTL_S, Token, holder_of
@@ -25,6 +26,7 @@ from kubectl_fed.core.membership import (
     secret_name,
     stored_access,
 )
+from kubectl_fed.core.namespaces import NAMESPACE
 from kubectl_fed.core.parsing import ParseError, apply_taint_changes, check_cluster_name
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube import identity as member_identity
@@ -442,7 +444,9 @@ def _cascade(
                 f"{twin}'s too and are left as they are"
             )
             return 0, twin
-        for ftype in federated_types(host):
+        # Namespaces last: the copies in them go first.
+        types = sorted(federated_types(host), key=lambda t: (t.group, t.kind) == NAMESPACE)
+        for ftype in types:
             try:
                 items = list(
                     kube.list_all(path_for(ftype.resource), labelSelector=f"{MANAGED_LABEL}=true")
@@ -452,7 +456,7 @@ def _cascade(
             for item in items:
                 metadata = item["metadata"]
                 path = path_for(ftype.resource, metadata.get("namespace"), metadata["name"])
-                if cascade == "delete":
+                if cascade == "delete" and not _keeps_namespace(kube, ftype, item):
                     delete_quietly(kube, path)
                 else:
                     kube.merge_patch(path, unmarked(item))
@@ -460,6 +464,21 @@ def _cascade(
     finally:
         kube.close()
     return handled, None
+
+
+def _keeps_namespace(kube: ClusterClient, ftype: FederatedType, item: dict[str, Any]) -> bool:
+    """A member namespace the federation took over, or that holds anything it does not
+    manage (or whose contents cannot be told), is unmarked, never deleted."""
+    from kubectl_fed.core.namespaces import counted, foreign_objects
+    from kubectl_fed.core.propagation import is_adopted
+    from kubectl_fed.kube.client import namespace_contents
+
+    if (ftype.group, ftype.kind) != NAMESPACE:
+        return False
+    if is_adopted(item):
+        return True
+    contents, unreadable = namespace_contents(kube, item["metadata"]["name"], counted)
+    return bool(foreign_objects(contents) or unreadable)
 
 
 def _twin(

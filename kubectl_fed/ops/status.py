@@ -198,13 +198,16 @@ class ObjectState:
 def status(
     host: Host, selectors: list[Selector], namespace: str | None, timeout: float | None
 ) -> list[ObjectState]:
-    """The FederatedObjects in `namespace` (None: all; cluster-scoped ones always) that
-    match any selector (no selector: all), with live replicas read from every member."""
+    """The FederatedObjects in `namespace` (None: all; cluster-scoped ones always, but
+    Namespaces, as `kubectl get -n` would not list them) that match any selector (no
+    selector: all; a selector may name Namespaces), with live replicas read from every
+    member."""
     host.require_api()
     found = [
         fo
         for fo in federated_objects(host, namespace)
-        if not selectors or any(s.matches(_template(fo)) for s in selectors)
+        if any(s.matches(_template(fo)) for s in selectors)
+        or not (selectors or (namespace is not None and _is_namespace(fo)))
     ]
     if not found:
         return []
@@ -224,6 +227,11 @@ def federated_objects(host: Host, namespace: str | None) -> list[Object]:
         *host.kube.list_all(fed_path(kubeadmiral.FEDERATED_OBJECTS, namespace=namespace)),
         *host.kube.list_all(fed_path(kubeadmiral.CLUSTER_FEDERATED_OBJECTS)),
     ]
+
+
+def _is_namespace(fo: Object) -> bool:
+    template = _template(fo)
+    return template.get("kind") == "Namespace" and template.get("apiVersion") == "v1"
 
 
 def _template(fo: Object) -> Object:
@@ -263,7 +271,11 @@ def _mark_changed_copies(
     plan = Plan(fo=fo, existing=fo, ftype=ftype, template=_template(fo), patches=our_overrides(fo))
     for row in state.clusters:
         copy = live.get(row.cluster)
-        if row.synced is not True or copy is None or not is_managed(copy):
+        if row.synced is not True or copy is None:
+            continue
+        if not is_managed(copy):  # deleted by hand, and someone else's made in its place
+            row.synced = False
+            row.message = "the member's object of that name is not the federation's copy"
             continue
         try:
             desired = member_copy(plan, row.cluster, copy).desired

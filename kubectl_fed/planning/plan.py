@@ -15,6 +15,7 @@ from kubectl_fed.core.marks import (
     ORPHAN_ANNOTATION,
     RETAIN_REPLICAS_ANNOTATION,
 )
+from kubectl_fed.core.namespaces import DEFAULT_ORPHAN_MODE, NAMESPACE
 from kubectl_fed.core.objects import Object, ObjectKey, key_of
 from kubectl_fed.core.propagation import (
     adoption_allowed,
@@ -30,6 +31,8 @@ from kubectl_fed.planning.snapshot import Template
 
 # A member copy someone else changed: put it back, or leave it and report it (Drifted).
 DriftMode = Literal["correct", "report"]
+# (API group, kind, name) of a workload a follower follows, in the follower's namespace.
+LeaderRef = tuple[str, str, str]
 
 
 @dataclass
@@ -92,9 +95,14 @@ class Plan:
     result: ObjectResult = field(default_factory=lambda: ObjectResult("", "", ""))
     # Clusters it goes to only because workloads placed there use it: cluster -> leaders.
     follows: dict[str, list[str]] = field(default_factory=dict)
+    # The workloads it follows (spec.follows), in its namespace.
+    leaders: set[LeaderRef] = field(default_factory=set)
     # Its FederatedObject's name is still taken by one leaving (an earlier template of the
     # same name): propagated after the leaving ones, in the same pass.
     waits_for_leaving: bool = False
+    # Leaving, but a namespace of that name is federated anew: its member namespaces pass
+    # to the new one as they are (deleting them would delete what they hold).
+    hand_over: bool = False
 
     @property
     def own_placement(self) -> list[str]:
@@ -115,6 +123,7 @@ class MemberAction:
     action: MemberActionKind
     body: Object | None = None  # apply: what is sent
     live: Object | None = None  # the member's copy as read, if any
+    note: str = ""  # why it was carried out otherwise (a namespace kept, not deleted)
 
 
 @dataclass
@@ -128,10 +137,13 @@ def member_copy(plan: Plan, cluster: str, live: Object | None) -> MemberCopy:
     """The copy of a planned object for one member. Raises OverrideError."""
     annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
     retain = annotations.get(RETAIN_REPLICAS_ANNOTATION) == "true"
+    # A namespace is adopted wherever it exists already, as KubeAdmiral's nsautoprop does:
+    # taking it over only adds the host's labels and annotations.
+    adopt = annotations.get(CONFLICT_RESOLUTION_ANNOTATION) == "adopt" or is_namespace(plan)
     adopting = (
         live is not None
         and not is_managed(live)
-        and annotations.get(CONFLICT_RESOLUTION_ANNOTATION) == "adopt"
+        and adopt
         and adoption_allowed(annotations, cluster)
     )
     path = plan.ftype.replicas_path or ("spec", "replicas")
@@ -233,6 +245,16 @@ def foreign_patches(fo: Object, cluster: str) -> list[dict[str, Any]]:
     return found
 
 
-def orphans(annotations: dict[str, str], live: Object) -> bool:
+def is_namespace(plan: Plan) -> bool:
+    return (plan.ftype.group, plan.ftype.kind) == NAMESPACE
+
+
+def orphans(plan: Plan, live: Object) -> bool:
+    """Whether a copy leaving is unmarked rather than deleted: `kubeadmiral.io/orphan` on
+    the FederatedObject (`all`, or `adopted`: only what was taken over); a namespace
+    without it as `adopted` (a member's own namespace is never deleted by the federation)."""
+    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
     mode = annotations.get(ORPHAN_ANNOTATION)
+    if mode is None and is_namespace(plan):
+        mode = DEFAULT_ORPHAN_MODE
     return mode == "all" or (mode == "adopted" and is_adopted(live))

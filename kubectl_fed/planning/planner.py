@@ -19,7 +19,7 @@ from kubectl_fed.core.federate import (
     policy_of,
 )
 from kubectl_fed.core.federated_types import UNKNOWN_KIND, FederatedType, type_of
-from kubectl_fed.core.followers import referenced_objects
+from kubectl_fed.core.followers import FollowerRef, followers_of, following_disabled
 from kubectl_fed.core.objects import Object, ObjectKey, api_group, key_of
 from kubectl_fed.core.overrides import OverrideError, patches_for_cluster
 from kubectl_fed.core.policy import Policy, parse_policy
@@ -34,11 +34,13 @@ from kubectl_fed.core.scheduling import (
 from kubectl_fed.core.selection import select_clusters, select_clusters_v1
 from kubectl_fed.planning.members import Members
 from kubectl_fed.planning.plan import (
+    LeaderRef,
     ObjectResult,
     Plan,
     all_placed,
     controller_ref,
     fo_key,
+    is_namespace,
     our_overrides,
     owned_by,
     placed_by,
@@ -53,6 +55,8 @@ class Planner:
         self._ready: list[str] = []
         self._all_ready: ClusterSet | None = None
         self._policies: dict[Any, Policy] = {}
+        # Follower (any object a workload references) -> the workloads referencing it.
+        self._leaders_of: dict[ObjectKey, set[ObjectKey]] = {}
 
     def plan_all(
         self, snap: HostSnapshot, members: Members, partial: bool = False
@@ -66,41 +70,80 @@ class Planner:
         self._policies = {}
         plans: list[Plan] = []
         claimed: set[ObjectKey] = set()
-        for template in snap.templates:
-            name = federated_object_name(
-                template.obj["metadata"]["name"], template.type.plural, template.type.group
-            )
-            fo_kind = "FederatedObject" if template.type.namespaced else "ClusterFederatedObject"
-            key = ObjectKey(kubeadmiral.GROUP, fo_kind, template.key[0], name)
+        # Follower candidates: planned, and kept only where workloads make them follow.
+        candidates: list[tuple[ObjectKey | None, Plan]] = []
+        for template in [*snap.templates, *snap.followers]:
+            key = _fo_key_of(template)
             fo = existing.get(key)
             if fo is not None and _leaving_before(fo, template):
                 # The FederatedObject of an earlier template of that name (deleted and
                 # created again) leaves first; this one follows in the same pass.
                 plan = self._plan_native(template, None, snap, clusters)
-                plan.waits_for_leaving = True
-                plans.append(plan)
+                if plan is not None:
+                    plan.waits_for_leaving = True
+                    if template.follower:
+                        candidates.append((None, plan))
+                    else:
+                        plans.append(plan)
                 continue
             if fo is not None and not owned_by(fo, template.obj):
                 continue  # someone else's object of that name
-            claimed.add(key)
-            plans.append(self._plan_native(template, fo, snap, clusters))
-        leaving = []
-        for key, fo in existing.items():
-            if key in claimed:
+            plan = self._plan_native(template, fo, snap, clusters)
+            if plan is None:
                 continue
-            if fo["metadata"].get("deletionTimestamp") or controller_ref(fo):
-                # deleted, or its template is gone / no longer federated
-                gone = self._leaving_plan(fo, snap)
-                if gone is not None:
-                    leaving.append(gone)
+            if template.follower:
+                candidates.append((key, plan))
             else:
+                claimed.add(key)
+                plans.append(plan)
+        for key, fo in existing.items():
+            deleted = fo["metadata"].get("deletionTimestamp")
+            if key not in claimed and not deleted and not controller_ref(fo):
+                claimed.add(key)  # written by hand, not made from a template
                 direct = self._plan_direct(fo, snap, clusters)
                 if direct is not None:
                     plans.append(direct)
-        _add_followers(plans, keep_recorded=partial)
+        self._index_followers(plans, partial)
+        _add_followers(plans + [plan for _, plan in candidates], keep_recorded=partial)
+        for candidate_key, plan in candidates:
+            if plan.placement:  # it follows a workload somewhere
+                plans.append(plan)
+                if candidate_key is not None:
+                    claimed.add(candidate_key)
+        leaving = []
+        anew = {key_of(p.template) for p in plans if p.waits_for_leaving and is_namespace(p)}
+        for key, fo in existing.items():
+            if key not in claimed:
+                # deleted, or its template is gone / no longer federated / follows nothing
+                gone = self._leaving_plan(fo, snap)
+                if gone is not None:
+                    gone.hand_over = is_namespace(gone) and key_of(gone.template) in anew
+                    leaving.append(gone)
         for plan in plans:
             self._compute_patches(plan, snap)
         return plans, leaving
+
+    def with_leaders(self, keys: set[ObjectKey]) -> set[ObjectKey]:
+        """`keys` and the workloads that reference any of them (as the last passes saw
+        them): a pass over a follower plans its leaders too, so that it knows where it goes."""
+        found = set(keys)
+        for key in keys:
+            found |= self._leaders_of.get(key, set())
+        return found
+
+    def _index_followers(self, plans: list[Plan], partial: bool) -> None:
+        """Which workloads reference which objects, existing or not: a ConfigMap created
+        after the Deployment using it is planned with that Deployment."""
+        if not partial:
+            self._leaders_of = {}
+        for plan in plans:
+            leader = ObjectKey(plan.ftype.group, plan.ftype.kind, *key_of(plan.template))
+            for leaders in self._leaders_of.values() if partial else ():
+                leaders.discard(leader)  # what it referenced before this pass
+            refs, _problem = leader_followers(plan)
+            for group, kind, name in refs:
+                follower = ObjectKey(group, kind, leader.namespace, name)
+                self._leaders_of.setdefault(follower, set()).add(leader)
 
     def _plan_native(
         self,
@@ -108,7 +151,9 @@ class Planner:
         existing: Object | None,
         snap: HostSnapshot,
         clusters: dict[str, tuple[ClusterInfo, ClusterInfo]],
-    ) -> Plan:
+    ) -> Plan | None:
+        """The plan of a host object. None for a namespace being deleted that was never
+        propagated: it gets nothing new."""
         obj = template.obj
         draft = build_federated_object(
             obj, template.type.plural, template.type.group, None, None, None
@@ -126,23 +171,33 @@ class Planner:
         result = ObjectResult(
             obj["kind"], template.key[0], template.key[1], errors=errors, group=template.type.group
         )
-        scheduling = self._schedule(
-            draft["spec"]["template"],
-            template.type,
-            existing,
-            policy,
-            template.v1_compat,
-            clusters,
-            obj,
-        )
-        result.errors += scheduling.errors
+        placement: dict[str, int | None] | None = {}
+        if template.follower:  # goes only where the workloads it follows go (below)
+            scheduling = SchedulingRecord(kept=True)
+        elif template.auto_namespace:
+            scheduling = SchedulingRecord(kept=True)
+            placement = _every_member(template, existing, clusters)
+        else:
+            scheduling = self._schedule(
+                draft["spec"]["template"],
+                template.type,
+                existing,
+                policy,
+                template.v1_compat,
+                clusters,
+                obj,
+            )
+            result.errors += scheduling.errors
+            placement = _placement_of(scheduling, existing)
+        if placement is None:
+            return None
         return Plan(
             fo=draft,
             existing=existing,
             ftype=template.type,
             template=draft["spec"]["template"],
             native=template,
-            placement=_placement_of(scheduling, existing),
+            placement=placement,
             scheduling=scheduling,
             leader_policy=policy,
             result=result,
@@ -306,7 +361,8 @@ class Planner:
         return found, errors
 
     def _set_our_spec(self, plan: Plan) -> None:
-        """Our controller's placements and overrides on the FederatedObject."""
+        """Our controller's placements and overrides on the FederatedObject (a follower
+        without a policy has no placement of its own: only the follower entry)."""
         spec = plan.fo.setdefault("spec", {})
         others_p = [
             p
@@ -314,13 +370,12 @@ class Planner:
             if p.get("controller") not in (CONTROLLER, FOLLOWER_CONTROLLER)
         ]
         others_o = [o for o in spec.get("overrides") or [] if o.get("controller") != CONTROLLER]
-        spec["placements"] = [
-            *others_p,
-            {
-                "controller": CONTROLLER,
-                "placement": [{"cluster": c} for c in plan.own_placement],
-            },
-        ]
+        placed = {
+            "controller": CONTROLLER,
+            "placement": [{"cluster": c} for c in plan.own_placement],
+        }
+        only_follows = plan.native is not None and plan.native.follower
+        spec["placements"] = others_p if only_follows else [*others_p, placed]
         # A cluster whose overrides failed keeps the ones it was last written with.
         previous = our_overrides(plan.existing)
         patches = {c: p for c, p in plan.patches.items() if c not in plan.patch_errors}
@@ -352,7 +407,8 @@ class Planner:
 
 
 def _set_follower_spec(plan: Plan) -> None:
-    """The follower entry of spec.placements: where it goes only because its leaders do."""
+    """The follower entry of spec.placements (where it goes only because its leaders do),
+    and spec.follows (its leaders), as KubeAdmiral's follower controller records them."""
     spec = plan.fo.setdefault("spec", {})
     others = [p for p in spec.get("placements") or [] if p.get("controller") != FOLLOWER_CONTROLLER]
     follows = [{"cluster": c} for c in sorted(plan.follows)]
@@ -360,13 +416,66 @@ def _set_follower_spec(plan: Plan) -> None:
         others.append({"controller": FOLLOWER_CONTROLLER, "placement": follows})
     if others or "placements" in spec:
         spec["placements"] = others
+    namespace = key_of(plan.template)[0]
+    leaders: list[dict[str, str]] = [
+        {**({"group": group} if group else {}), "kind": kind, "namespace": namespace, "name": name}
+        for group, kind, name in sorted(plan.leaders)
+    ]
+    if leaders:
+        spec["follows"] = leaders
+    else:
+        spec.pop("follows", None)
+
+
+def leader_followers(plan: Plan) -> tuple[list[FollowerRef], str]:
+    """The followers a planned workload names (pod spec and annotation), and why its
+    annotation was not used, if it was not. Its federation annotations are on its
+    FederatedObject (a native template's have moved there)."""
+    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
+    return followers_of(plan.template, annotations)
 
 
 def leader_moved(plan: Plan) -> bool:
-    """Whether a workload's clusters changed in this pass (its followers must follow)."""
-    if not referenced_objects(plan.template):
-        return False
-    return set(plan.own_placement) != set(placed_by(plan.existing, CONTROLLER))
+    """Whether a pass over a few objects left followers behind: a workload whose clusters
+    or followers changed, or a follower that opted out (a full pass settles them)."""
+    fo_annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
+    if following_disabled(fo_annotations) and placed_by(plan.existing, FOLLOWER_CONTROLLER):
+        return True
+    refs, _problem = leader_followers(plan)
+    if plan.existing is None:
+        return bool(refs)
+    existing = plan.existing
+    before, _ = followers_of(
+        (existing.get("spec") or {}).get("template") or {},
+        (existing.get("metadata") or {}).get("annotations") or {},
+    )
+    if refs != before:
+        return True
+    return bool(refs) and set(plan.own_placement) != set(placed_by(existing, CONTROLLER))
+
+
+def _fo_key_of(template: Template) -> ObjectKey:
+    name = federated_object_name(
+        template.obj["metadata"]["name"], template.type.plural, template.type.group
+    )
+    fo_kind = "FederatedObject" if template.type.namespaced else "ClusterFederatedObject"
+    return ObjectKey(kubeadmiral.GROUP, fo_kind, template.key[0], name)
+
+
+def _every_member(
+    template: Template,
+    existing: Object | None,
+    clusters: dict[str, tuple[ClusterInfo, ClusterInfo]],
+) -> dict[str, int | None] | None:
+    """Namespace auto-propagation: every member, as KubeAdmiral's nsautoprop controller
+    places it (taints and policies aside). As for every object, a member that does not
+    answer keeps it but gets it only once it answers; a namespace being deleted keeps the
+    members it is in and gets no new one (None when it is in none)."""
+    held = {c for c in placed_by(existing, CONTROLLER) if c in clusters} if existing else set()
+    if template.obj["metadata"].get("deletionTimestamp"):
+        return {cluster: None for cluster in sorted(held)} if existing is not None else None
+    ready = {name for name, (fresh, _held) in clusters.items() if fresh.ready}
+    return {cluster: None for cluster in sorted(ready | held)}
 
 
 def _placement_of(record: SchedulingRecord, existing: Object | None) -> dict[str, int | None]:
@@ -396,25 +505,39 @@ def _leaving_before(fo: Object, template: Template) -> bool:
 
 
 def _add_followers(plans: list[Plan], keep_recorded: bool) -> None:
-    """ConfigMaps, Secrets, ServiceAccounts and PVCs a workload uses go where it goes, and
-    leave where it leaves. A watch-driven pass sees only some workloads, so it keeps the
-    follower placement recorded by the last full pass and adds to it, never removes."""
+    """ConfigMaps, Secrets, ServiceAccounts and PVCs a workload uses (and what its
+    `kubeadmiral.io/followers` annotation names) go where it goes, and leave where it
+    leaves, unless its policy says `disableFollowerScheduling` or the follower says
+    `kubeadmiral.io/disable-following: "true"`. A watch-driven pass sees only some
+    workloads, so it keeps the follower placement recorded by the last full pass and adds
+    to it, never removes; so does a workload whose annotation cannot be read, for the
+    followers that recorded it as their leader."""
     by_key = {ObjectKey(p.ftype.group, p.ftype.kind, *key_of(p.template)): p for p in plans}
-    if keep_recorded:
-        for plan in plans:
-            for cluster in placed_by(plan.existing, FOLLOWER_CONTROLLER):
-                _follow(plan, cluster, "(recorded by the last full pass)")
+    unreadable: set[LeaderRef] = set()
     for leader in plans:
+        refs, problem = leader_followers(leader)
+        if problem:
+            leader.result.errors.append(problem)
+            unreadable.add(_leader_ref(leader))
         spec = (leader.leader_policy or {}).get("spec") or {}
         if spec.get("disableFollowerScheduling") or not leader.placement:
             continue
-        namespace = key_of(leader.template)[0]
+        namespace, _ = key_of(leader.template)
         title = f"{leader.ftype.kind}/{key_of(leader.template)[1]}"
-        for kind, name in referenced_objects(leader.template):
-            follower = by_key.get(ObjectKey("", kind, namespace, name))  # followers: core kinds
-            if follower is not None and follower is not leader:
-                for cluster in leader.own_placement:
-                    _follow(follower, cluster, title)
+        for group, kind, name in refs:
+            follower = by_key.get(ObjectKey(group, kind, namespace, name))
+            if follower is None or follower is leader or _opted_out(follower):
+                continue
+            follower.leaders.add(_leader_ref(leader))
+            for cluster in leader.own_placement:
+                _follow(follower, cluster, title)
+    for plan in plans:
+        recorded = _recorded_leaders(plan.existing)
+        stuck = recorded & unreadable if not _opted_out(plan) else set()
+        if keep_recorded or stuck:
+            plan.leaders |= recorded if keep_recorded else stuck
+            for cluster in placed_by(plan.existing, FOLLOWER_CONTROLLER):
+                _follow(plan, cluster, "(recorded by the last full pass)")
 
 
 def _follow(follower: Plan, cluster: str, leader: str) -> None:
@@ -422,3 +545,22 @@ def _follow(follower: Plan, cluster: str, leader: str) -> None:
         return  # placed there by its own policy
     follower.placement.setdefault(cluster, None)
     follower.follows.setdefault(cluster, []).append(leader)
+
+
+def _opted_out(plan: Plan) -> bool:
+    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
+    return following_disabled(annotations)
+
+
+def _leader_ref(plan: Plan) -> LeaderRef:
+    """(group, kind, name) of a planned workload, in its followers' namespace."""
+    return plan.ftype.group, plan.ftype.kind, key_of(plan.template)[1]
+
+
+def _recorded_leaders(fo: Object | None) -> set[LeaderRef]:
+    """The leaders a FederatedObject's spec.follows records."""
+    return {
+        (str(entry.get("group") or ""), str(entry.get("kind") or ""), str(entry.get("name") or ""))
+        for entry in ((fo or {}).get("spec") or {}).get("follows") or []
+        if isinstance(entry, dict)
+    }

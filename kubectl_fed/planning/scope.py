@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.labels import Requirement, selector_matches
 from kubectl_fed.core.objects import key_of
-from kubectl_fed.planning.plan import Plan
+from kubectl_fed.planning.plan import Plan, is_namespace
 
 # (API group, kind, name): name None covers every object of the kind.
 Selection = frozenset[tuple[str, str, str | None]]
@@ -17,7 +17,8 @@ Selection = frozenset[tuple[str, str, str | None]]
 @dataclass(frozen=True)
 class Scope:
     selection: Selection | None = None  # None: every kind
-    namespace: str | None = None  # None: every namespace; cluster-scoped objects always
+    # None: every namespace; else that one, with the cluster-scoped objects but Namespaces
+    namespace: str | None = None
     selector: tuple[Requirement, ...] = ()  # on the template's labels
     clusters: frozenset[str] | None = None  # None: every member
 
@@ -36,6 +37,8 @@ class Scope:
                 return False
         if self.namespace is not None and namespace not in (self.namespace, ""):
             return False
+        if self.namespace is not None and self.selection is None and is_namespace(plan):
+            return False  # as `kubectl get -n`: a namespace is not in a namespace (name it)
         source = plan.native.obj if plan.native is not None else plan.template
         labels = (source.get("metadata") or {}).get("labels") or {}
         return selector_matches(self.selector, labels)

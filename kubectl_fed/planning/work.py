@@ -28,7 +28,6 @@ def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Membe
         return work
     if not plan.placement and not result.errors:
         result.errors.append("placed in no cluster")
-    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
     namespace, name = key_of(plan.template)
     for cluster in sorted(plan.placement):
         member = members.by_name.get(cluster)
@@ -71,7 +70,7 @@ def member_work(plan: Plan, members: Members, correct_drift: bool) -> list[Membe
             continue
         live = member.live(plan.ftype, namespace, name)
         if live is not None and is_managed(live):
-            action: MemberActionKind = "unmark" if orphans(annotations, live) else "delete"
+            action: MemberActionKind = "unmark" if orphans(plan, live) else "delete"
             result.clusters[cluster] = ClusterResult(ClusterStatus.WAITING_FOR_REMOVAL)
             work.append(MemberAction(plan, cluster, action, live=live))
     return work
@@ -103,10 +102,12 @@ def _decide(
 
 
 def leaving_work(plan: Plan, members: Members) -> list[MemberAction]:
-    """Remove (or orphan) every managed copy; an unreachable member keeps it pending."""
-    annotations = (plan.fo.get("metadata") or {}).get("annotations") or {}
+    """Remove (or orphan) every managed copy; an unreachable member keeps it pending. A
+    namespace handed over to a new one of its name keeps its copies as they are."""
     namespace, name = key_of(plan.template)
-    work = []
+    work: list[MemberAction] = []
+    if plan.hand_over:
+        return work
     for cluster, member in members.by_name.items():
         if not member.reachable:
             plan.result.clusters[cluster] = ClusterResult(
@@ -121,7 +122,7 @@ def leaving_work(plan: Plan, members: Members) -> list[MemberAction]:
             continue
         live = member.live(plan.ftype, namespace, name)
         if live is not None and is_managed(live):
-            action: MemberActionKind = "unmark" if orphans(annotations, live) else "delete"
+            action: MemberActionKind = "unmark" if orphans(plan, live) else "delete"
             plan.result.clusters[cluster] = ClusterResult(ClusterStatus.WAITING_FOR_REMOVAL)
             work.append(MemberAction(plan, cluster, action, live=live))
     return work

@@ -177,11 +177,12 @@ def _outcomes(plan: Plan, done: list[MemberAction]) -> dict[str, ClusterOutcome]
     """Each cluster's outcome: its result, and the write carried out there (a copy
     deleted or orphaned has no result left)."""
     actions = {item.cluster: item.action for item in done}
+    notes = {item.cluster: item.note for item in done}
     outcomes = {
         cluster: ClusterOutcome(str(r.status), r.message, actions.get(cluster, ""), r.drifted)
         for cluster, r in plan.result.clusters.items()
     }
     for cluster, action in actions.items():
         if cluster not in outcomes and action in ("delete", "unmark"):
-            outcomes[cluster] = ClusterOutcome("OK", "", action)
+            outcomes[cluster] = ClusterOutcome("OK", notes[cluster], action)
     return outcomes

@@ -258,6 +258,8 @@ def run_forever(
                 continue
             time.sleep(DEBOUNCE_S)
             keys, full = pending.take()
+            # A follower is planned with the workloads using it: count them too.
+            keys = reconciler.planner.with_leaders(keys)
             if full or len(keys) > FULL_PASS_ABOVE or time.monotonic() >= next_full:
                 # The watches follow what the pass saw: members, types, endpoints.
                 watches.update(federated_types(host), host.clusters())

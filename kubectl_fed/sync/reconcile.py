@@ -17,7 +17,7 @@ from typing import Any
 from kubectl_fed.core import kubeadmiral
 from kubectl_fed.core.federated_types import UNKNOWN_KIND
 from kubectl_fed.core.membership import Probe, api_resource_types, condition
-from kubectl_fed.core.objects import ObjectKey
+from kubectl_fed.core.objects import ObjectKey, key_of
 from kubectl_fed.core.status import ClusterStatus
 from kubectl_fed.errors import FedError
 from kubectl_fed.kube.capacity import read_capacity
@@ -34,6 +34,7 @@ from kubectl_fed.planning.plan import (
     Plan,
     SyncOptions,
     all_placed,
+    is_namespace,
     our_overrides,
 )
 from kubectl_fed.planning.planner import Planner, leader_moved
@@ -71,6 +72,20 @@ class PassReport:
         return sum(
             n for counts in self.requests.values() for m, n in counts.items() if m in mutating
         )
+
+
+def _with_namespaces(chosen: list[Plan], plans: list[Plan]) -> list[Plan]:
+    """The plans in scope, and the namespaces they are in (when federated): a namespace is
+    made with its labels, pod-security ones included, before anything lands in it, even
+    by a sync of one object."""
+    needed = {key_of(p.template)[0] for p in chosen if p.ftype.namespaced}
+    have = {id(p) for p in chosen}
+    extra = [
+        p
+        for p in plans
+        if is_namespace(p) and key_of(p.template)[1] in needed and id(p) not in have
+    ]
+    return extra + chosen
 
 
 def _discover(member: Member, resources: list[Any], capacity: Any) -> tuple[list[Any], Any]:
@@ -116,6 +131,8 @@ class Reconciler:
         """A full pass, or with `only` a pass over just those templates (watch events)."""
         started = time.monotonic()
         self.host.kube.counts.clear()
+        if only is not None:  # a follower is planned with the workloads it follows
+            only = self.planner.with_leaders(only)
         snap = load(self.host, only)
         if only is None:
             self._renew_tokens(snap)
@@ -125,8 +142,10 @@ class Reconciler:
             plans, leaving = self.planner.plan_all(snap, members, partial=only is not None)
             # Everything is planned (followers depend on their workloads); only the scope
             # is acted on.
-            plans = [p for p in plans if self.scope.covers(p)]
+            plans = _with_namespaces([p for p in plans if self.scope.covers(p)], plans)
             leaving = [p for p in leaving if self.scope.covers(p)]
+            # Before the writes: a plan's `existing` becomes what was written.
+            moved = only is not None and any(leader_moved(p) for p in plans)
             refresh_orphaning(self.host, leaving)
             Planner.read_members(plans + leaving, members, bulk=only is None)
             self._propagate_all(plans, leaving, members)
@@ -141,7 +160,7 @@ class Reconciler:
             requests,
             time.monotonic() - started,
             self.options.drift,
-            needs_full_pass=only is not None and any(leader_moved(p) for p in plans),
+            needs_full_pass=moved,
         )
 
     def _renew_tokens(self, snap: HostSnapshot) -> None:
@@ -196,12 +215,20 @@ class Reconciler:
 
     def _propagate_all(self, plans: list[Plan], leaving: list[Plan], members: Members) -> None:
         """Each object end to end (FederatedObject, member copies, status), many objects at
-        a time: the host and every member are kept busy at once."""
+        a time: the host and every member are kept busy at once. Namespaces come first
+        (their labels, pod-security ones included, are there before anything lands in
+        them), and leave last (after the copies in them); an object deleted and created
+        again follows the leaving one."""
         waiting = [p for p in plans if p.waits_for_leaving]
-        plans = [p for p in plans if not p.waits_for_leaving]
+        spaces = [p for p in plans if is_namespace(p) and not p.waits_for_leaving]
+        plans = [p for p in plans if not is_namespace(p) and not p.waits_for_leaving]
+        last = [p for p in leaving if is_namespace(p)]
+        leaving = [p for p in leaving if not is_namespace(p)]
+        self._run_jobs([(plan, False) for plan in spaces], members)
         self._run_jobs(
             [(plan, False) for plan in plans] + [(plan, True) for plan in leaving], members
         )
+        self._run_jobs([(plan, True) for plan in last], members)
         self._run_jobs([(plan, False) for plan in waiting], members)
 
     def _run_jobs(self, jobs: list[tuple[Plan, bool]], members: Members) -> None:

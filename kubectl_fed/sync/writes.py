@@ -9,10 +9,11 @@ import contextlib
 
 from kubectl_fed.core.federated_types import FederatedType
 from kubectl_fed.core.marks import FEDERATION_LABELS, FINALIZER
+from kubectl_fed.core.namespaces import NAMESPACE, counted, foreign_objects
 from kubectl_fed.core.objects import Object, key_of
 from kubectl_fed.core.propagation import unmarked
 from kubectl_fed.core.status import ClusterStatus
-from kubectl_fed.kube.client import path_for
+from kubectl_fed.kube.client import namespace_contents, path_for
 from kubectl_fed.kube.errors import AlreadyExists, ApiError, Conflict, NotFound, Unreachable
 from kubectl_fed.kube.host import Host
 from kubectl_fed.planning.members import Member
@@ -22,6 +23,7 @@ from kubectl_fed.planning.plan import (
     Plan,
     fo_collection,
     fo_path,
+    is_namespace,
     same_fo,
 )
 
@@ -89,7 +91,10 @@ def run_one(item: MemberAction, member: Member) -> None:
                 previous.drifted,
             )
         elif item.action == "delete" and item.live is not None:
-            delete(member, item.plan.ftype, item.live)
+            if is_namespace(item.plan) and _kept_namespace(member, item):
+                item.action = "unmark"  # what was done, for the events
+            else:
+                delete(member, item.plan.ftype, item.live)
             results.pop(item.cluster, None)
         elif item.action == "unmark" and item.live is not None:
             patch = unmarked(item.live)
@@ -101,6 +106,32 @@ def run_one(item: MemberAction, member: Member) -> None:
         results[item.cluster] = ClusterResult(ClusterStatus.CLUSTER_NOT_READY, str(err))
     except ApiError as err:
         results[item.cluster] = ClusterResult(failure_code(item), str(err))
+
+
+def _kept_namespace(member: Member, item: MemberAction) -> bool:
+    """A member namespace the federation made, about to be deleted: if it holds anything
+    the federation does not manage (or what it holds cannot be told), it is unmarked
+    instead and stays, with everything in it. True when kept."""
+    assert member.kube is not None and item.live is not None
+    name = item.live["metadata"]["name"]
+    contents, unreadable = namespace_contents(member.kube, name, counted)
+    foreign = foreign_objects(contents)
+    if not foreign and not unreadable:
+        return False
+    patch = unmarked(item.live)
+    if patch:
+        merge_patch(member, item.plan.ftype, item.live, patch)
+    item.note = (
+        f"kept: it holds objects the federation does not manage: {_few(foreign)}"
+        if foreign
+        else f"kept: what it holds cannot be told (it may not list {_few(unreadable)})"
+    )
+    return True
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def drop_federated_object(host: Host, fo: Object) -> None:
@@ -147,6 +178,9 @@ def apply(member: Member, ftype: FederatedType, body: Object) -> Object:
         ensure_namespace(member, namespace)
     path = path_for(ftype.resource, namespace if ftype.namespaced else None, name)
     result: Object = member.kube.apply(path, body, force=True)
+    if (ftype.group, ftype.kind) == NAMESPACE:
+        with member.lock:
+            member.namespaces.add(name)  # the objects it holds need not create it
     return result
 
 

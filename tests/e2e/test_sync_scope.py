@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.helpers import POLICY_LABEL, apply, deployment, policy, replicas_in, sync_once
+from tests.e2e.helpers import (
+    POLICY_LABEL,
+    apply,
+    deployment,
+    entry,
+    policy,
+    replicas_in,
+    sync_once,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +45,9 @@ def test_scope_by_namespace_type_name_and_labels(fed_host: Kubectl, ns: str) -> 
         _scale_all(fed_host, [ns, other], 2)
         code, report = sync_once(fed_host, "-n", other)
         assert code == 0, report
-        assert {(o["namespace"], o["object"]) for o in report["objects"]} == {
+        # the namespace its objects are in comes along (made first, with its labels)
+        assert {(o.get("namespace"), o["object"]) for o in report["objects"]} == {
+            (None, f"namespace/{other}"),
             (other, "deployment.apps/web"),
             (other, "deployment.apps/db"),
         }
@@ -45,8 +55,8 @@ def test_scope_by_namespace_type_name_and_labels(fed_host: Kubectl, ns: str) -> 
         assert replicas_in(fed_host, "deploy", "web", ns) == {"member-1": 1, "member-2": 1}
 
         code, report = sync_once(fed_host, "deploy/web", "-n", ns)
-        objects = [(o["namespace"], o["object"]) for o in report["objects"]]
-        assert code == 0 and objects == [(ns, "deployment.apps/web")]
+        objects = [(o.get("namespace"), o["object"]) for o in report["objects"]]
+        assert code == 0 and objects == [(None, f"namespace/{ns}"), (ns, "deployment.apps/web")]
         assert replicas_in(fed_host, "deploy", "db", ns) == {"member-1": 1, "member-2": 1}
 
         _scale_all(fed_host, [ns, other], 3)
@@ -77,7 +87,7 @@ def test_a_canary_cluster_first_then_the_rest(fed_host: Kubectl, ns: str) -> Non
     code, report = sync_once(fed_host, "--cluster", "member-1")
     assert replicas_in(fed_host, "deploy", "web", ns) == {"member-1": 4, "member-2": 1}
     assert code == 1, "member-2 is not up to date: not OK until a sync covers it"
-    clusters = report["objects"][0]["clusters"]
+    clusters = entry(report, "deployment.apps/web", ns)["clusters"]
     assert clusters["member-1"]["status"] == "OK"
     assert clusters["member-2"]["status"] == "PendingSync"
     status = fed_host.fed("status", "deploy/web", "-n", ns, check=False)

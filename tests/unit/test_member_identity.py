@@ -290,6 +290,21 @@ def federate_every_kind(fed: FakeFederation) -> None:
         f"/apis/apps/v1/namespaces/{NS}/deployments", deployment("web", NS, policy_name="all")
     )
     host.create(f"/api/v1/namespaces/{NS}/configmaps", configmap("conf", NS, policy_name="all"))
+    # A namespace left out of auto-propagation is created bare where an object lands.
+    private = {
+        **namespace("private"),
+        "metadata": {
+            "name": "private",
+            "annotations": {"kubeadmiral.io/no-auto-propagation": "true"},
+        },
+    }
+    host.create("/api/v1/namespaces", private)
+    host.create(
+        fed_path(kubeadmiral.PROPAGATION_POLICIES, namespace="private"), policy("all", "private")
+    )
+    host.create(
+        "/api/v1/namespaces/private/configmaps", configmap("conf", "private", policy_name="all")
+    )
     for path, body in EVERY_KIND.items():
         cluster_scoped = "/namespaces/" not in path
         label = (

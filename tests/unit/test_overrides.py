@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -126,6 +127,34 @@ def test_malformed_affinity_is_an_error(expression: Any, message: Any) -> None:
         rule_matches(affinity(expression), "c1", LABELS)
 
 
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ({"clusterSelector": {"region": "not a value"}}, "clusterSelector: label value 'not a"),
+        ({"clusterSelector": {"bad key!": "eu"}}, "clusterSelector: key 'bad key!'"),
+        ({"clusterSelector": {"-x.io/region": "eu"}}, "the prefix must be a DNS subdomain"),
+        ({"clusterSelector": {"size": 10}}, "clusterSelector must map strings to strings"),
+        (affinity(expr("region", "In", "eu", "bad value")), "clusterAffinity: label value"),
+        (affinity(expr("bad key!", "Exists")), "clusterAffinity: key 'bad key!'"),
+        (affinity(expr("size", "Gt", "-1")), "clusterAffinity: label value '-1'"),
+    ],
+)
+def test_malformed_labels_in_target_clusters_are_an_error(target: Any, message: Any) -> None:
+    """KubeAdmiral's override controller fails on them (a label selector refuses them):
+    the cluster gets ApplyOverridesFailed, never a copy without its overrides."""
+    with pytest.raises(OverrideError, match=re.escape(message)):
+        rule_matches(target, "c1", LABELS)
+    rule = policy({"labels": [{"value": {"app": "x"}}]}, target=target)
+    with pytest.raises(OverrideError, match=r"^OverridePolicy op rule 0: "):
+        patches_for_cluster(deployment(), [rule], "c1", LABELS)
+
+
+def test_a_malformed_selector_is_not_reached_for_a_cluster_the_rule_does_not_name() -> None:
+    """As KubeAdmiral: names are matched first, and a cluster not named is simply no match."""
+    target = {"clusters": ["c2"], "clusterSelector": {"region": "not a value"}}
+    assert rule_matches(target, "c1", LABELS) is False
+
+
 def test_malformed_field_selector_is_an_error() -> None:
     with pytest.raises(OverrideError, match=r"only metadata\.name"):
         rule_matches({"clusterAffinity": [{"matchFields": [expr("x", "In", "a")]}]}, "c1", {})
@@ -207,7 +236,7 @@ def test_image_operations(image: Any, operation: Any, expected: Any) -> None:
         (image_op("Registry", "addIfAbsent"), "addIfAbsent Registry needs a value"),
         (image_op("Tag", "overwrite", "bad tag!"), "bad image reference 'nginx:bad tag!'"),
         (image_op("Digest", "overwrite", "md5:1"), "bad image reference"),
-        (image_op("Repository", "delete"), "bad image reference"),
+        (image_op("Repository", "delete"), "bad image reference ':1.25'"),
         (image_op("Version", "overwrite", "1"), "unknown imageComponent 'Version'"),
         (image_op("Tag", "append", "1"), "unknown operator 'append'"),
     ],
@@ -215,6 +244,24 @@ def test_image_operations(image: Any, operation: Any, expected: Any) -> None:
 def test_image_operation_errors(operation: Any, message: Any) -> None:
     with pytest.raises(OverrideError, match=message):
         patches(deployment(), {"image": [{"operations": [operation]}]})
+
+
+def test_an_image_with_every_part_deleted_is_an_empty_image() -> None:
+    """As KubeAdmiral prints it; deleting only some parts must still leave a reference."""
+    operations = [
+        image_op(component, "delete") for component in ("Registry", "Repository", "Tag", "Digest")
+    ]
+    obj = deployment([{"name": "web", "image": f"reg.io/team/web:1.25@{DIGEST}"}])
+    result = overridden(obj, {"image": [{"operations": operations}]})
+    assert result["spec"]["template"]["spec"]["containers"][0]["image"] == ""
+    found = patches(obj, {"image": [{"operations": operations}]})
+    assert found == [
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": ""}
+    ]
+    # an empty image is no reference to start from
+    again = {"image": [{"operations": operations}, {"operations": [image_op("Tag", "delete")]}]}
+    with pytest.raises(OverrideError, match="bad image reference ''"):
+        patches(obj, again)
 
 
 def test_image_targets_all_containers_and_init_containers_by_default() -> None:
@@ -532,6 +579,26 @@ def test_jsonpatch_refused_paths(path: Any) -> None:
         patches(deployment(), {"jsonpatch": [{"path": path, "value": "x"}]})
 
 
+def test_jsonpatch_replace_of_a_missing_key_adds_it_as_kubeadmiral_does() -> None:
+    """KubeAdmiral's patch library adds a key a `replace` names inside an existing object
+    (here the default operator): the cluster's other overrides still apply."""
+    obj = deployment()
+    result = overridden(
+        obj,
+        {
+            "labels": [{"operator": "overwrite", "value": {"app": "shop"}}],
+            "jsonpatch": [
+                {"path": "/metadata/labels/tier", "value": "web"},
+                {"operator": "replace", "path": "/spec/paused", "value": True},
+            ],
+        },
+    )
+    assert result["metadata"]["labels"] == {"app": "shop", "tier": "web"}
+    assert result["spec"]["paused"] is True
+    with pytest.raises(OverrideError, match="no such path: /metadata has no 'annotations'"):
+        patches(obj, {"jsonpatch": [{"path": "/metadata/annotations/a", "value": "b"}]})
+
+
 def test_error_messages_say_where_on_one_line() -> None:
     with pytest.raises(OverrideError) as raised:
         patches(deployment(), {"jsonpatch": [{"path": "/spec/x/y", "value": 1}]})
@@ -658,6 +725,19 @@ DOC: dict[str, Any] = {"a": {"b": 1, "c/d": 2, "e~f": 3}, "list": [1, 2, 3]}
         ),
         ({"op": "test", "path": "/a/b", "value": 1.0}, DOC),
         ({"op": "move", "from": "/a", "path": "/a"}, DOC),
+        # evanphx/json-patch v5.6.0, as KubeAdmiral applies overrides with it:
+        # a replace of a key missing from an existing object adds it,
+        ({"op": "replace", "path": "/a/x", "value": 9}, {**DOC, "a": {**DOC["a"], "x": 9}}),
+        # a patch without an op is a replace,
+        ({"path": "/a/b", "value": 5}, {**DOC, "a": {**DOC["a"], "b": 5}}),
+        # negative indexes count from the end, and Go's Atoi reads the index
+        ({"op": "replace", "path": "/list/-1", "value": 0}, {**DOC, "list": [1, 2, 0]}),
+        ({"op": "remove", "path": "/list/-3"}, {**DOC, "list": [2, 3]}),
+        ({"op": "add", "path": "/list/-1", "value": 4}, {**DOC, "list": [1, 2, 3, 4]}),
+        ({"op": "add", "path": "/list/-4", "value": 0}, {**DOC, "list": [0, 1, 2, 3]}),
+        ({"op": "test", "path": "/list/-2", "value": 2}, DOC),
+        ({"op": "remove", "path": "/list/01"}, {**DOC, "list": [1, 3]}),
+        ({"op": "replace", "path": "/list/+0", "value": 7}, {**DOC, "list": [7, 2, 3]}),
     ],
 )
 def test_apply_overrides(patch: Any, expected: Any) -> None:
@@ -669,13 +749,17 @@ def test_apply_overrides(patch: Any, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ({"op": "replace", "path": "/a/x", "value": 1}, "no such path: /a has no 'x'"),
+        ({"op": "replace", "path": "/x/y", "value": 1}, "no such path: the document has no 'x'"),
+        ({"op": "replace", "path": "/list/-1/x", "value": 1}, "/list/-1 is not an object"),
         ({"op": "remove", "path": "/x/y"}, "no such path: the document has no 'x'"),
         ({"op": "add", "path": "/a/b/c", "value": 1}, "/a/b is not an object or array"),
         ({"op": "add", "path": "/list/4", "value": 1}, "array index 4 is out of range"),
         ({"op": "replace", "path": "/list/3", "value": 1}, "array index 3 is out of range"),
         ({"op": "replace", "path": "/list/-", "value": 1}, "'-' is not an array index"),
-        ({"op": "remove", "path": "/list/01"}, "'01' is not an array index"),
+        ({"op": "remove", "path": "/list/1.0"}, "'1.0' is not an array index"),
+        ({"op": "remove", "path": "/list/-4"}, "array index -4 is out of range"),
+        ({"op": "add", "path": "/list/-5", "value": 1}, "array index -5 is out of range"),
+        ({"op": "remove", "path": "/a/x"}, "no such path: /a has no 'x'"),
         ({"op": "add", "path": "a", "value": 1}, "starts with '/'"),
         ({"op": "add", "path": "/a~2", "value": 1}, "'~' must be written '~0'"),
         ({"op": "add", "path": "/a"}, "add needs a value"),

@@ -153,6 +153,93 @@ def test_affinity_terms_are_ored_and_an_empty_term_matches_nothing() -> None:
     assert "no cluster satisfies" in only_empty.errors[0]
 
 
+def name_is(operator: str, name: str) -> dict[str, Any]:
+    return {"key": "metadata.name", "operator": operator, "values": [name]}
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ({"matchFields": [name_is("In", "small")]}, {"small"}),
+        ({"matchFields": [name_is("NotIn", "small")]}, {"big", "odd", "bare"}),
+        ({"matchFields": [name_is("In", "ghost")]}, set()),
+        # ANDed with the expressions of the same term
+        (
+            {
+                "matchExpressions": [{"key": "tier", "operator": "Exists"}],
+                "matchFields": [name_is("NotIn", "big")],
+            },
+            {"small", "odd"},
+        ),
+        (
+            {
+                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["gold"]}],
+                "matchFields": [name_is("In", "small")],
+            },
+            set(),
+        ),
+    ],
+)
+def test_affinity_match_fields_on_the_cluster_name(
+    term: dict[str, Any], expected: set[str]
+) -> None:
+    """KubeAdmiral's scheduler matches `metadata.name` (In/NotIn, one value) in policies too."""
+    result = select_clusters({"clusterAffinity": [term]}, AFFINITY_CLUSTERS, deployment())
+    assert set(result.clusters) == expected
+    for name in {c.name for c in AFFINITY_CLUSTERS} - expected:
+        assert result.reasons[name].code == Reason.AFFINITY_MISMATCH
+    if expected:
+        assert not result.errors
+
+
+def test_affinity_terms_with_fields_are_ored() -> None:
+    terms = [
+        {"matchFields": [name_is("In", "bare")]},
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gold"]}]},
+    ]
+    result = select_clusters({"clusterAffinity": terms}, AFFINITY_CLUSTERS, deployment())
+    assert set(result.clusters) == {"big", "bare"}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        {"key": "tier", "operator": "In", "values": ["gold", "not a label value"]},
+        {"key": "tier", "operator": "NotIn", "values": ["-gold"]},
+        {"key": "cpu", "operator": "Gt", "values": ["-1"]},  # a number, not a label value
+        {"key": "bad key!", "operator": "DoesNotExist"},
+        {"key": "a/b/c", "operator": "Exists"},
+    ],
+)
+def test_an_invalid_label_key_or_value_in_affinity_never_matches_and_is_no_error(
+    expression: dict[str, Any],
+) -> None:
+    """KubeAdmiral's label selector refuses it and its scheduler takes the cluster as not
+    matching: every cluster is AffinityMismatch (so the object is placed nowhere, and
+    kept where it was), and the policy itself has no error, only a warning."""
+    policy = parse_policy({"clusterAffinity": [{"matchExpressions": [expression]}]})
+    assert policy.errors == []
+    assert "matches no cluster" in policy.warnings[0]
+    result = select_clusters(policy, AFFINITY_CLUSTERS, deployment())
+    assert result.clusters == {}
+    assert set(codes(result).values()) == {Reason.AFFINITY_MISMATCH}
+    assert "spec.clusterAffinity[0] matches no cluster" in result.reasons["big"].message
+    assert all("spec.clusterAffinity" not in e for e in result.errors)
+
+
+def test_an_invalid_term_rejects_only_clusters_an_earlier_term_did_not_select() -> None:
+    """Terms are taken in order, as KubeAdmiral's scheduler does: an earlier matching term
+    selects the cluster before the invalid one is reached; a later valid term never helps."""
+    terms = [
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gold"]}]},
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["bad value"]}]},
+        {"matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+    ]
+    result = select_clusters({"clusterAffinity": terms}, AFFINITY_CLUSTERS, deployment())
+    assert set(result.clusters) == {"big"}
+    assert "spec.clusterAffinity[1]" in result.reasons["small"].message
+
+
 # ---------------------------------------------------------------- taints
 
 
@@ -619,6 +706,27 @@ BAD_POLICIES: list[tuple[Any, str]] = [
         {"clusterAffinity": [{"matchExpressions": [{"key": "x", "operator": "In"}]}]},
         "In needs values",
     ),
+    (
+        {"clusterAffinity": [{"matchFields": [{"key": "metadata.labels", "operator": "In"}]}]},
+        "In needs values",
+    ),
+    (
+        {"clusterAffinity": [{"matchFields": [name_is("In", "a") | {"key": "spec.x"}]}]},
+        "only metadata.name can be matched",
+    ),
+    (
+        {"clusterAffinity": [{"matchFields": [{"key": "metadata.name", "operator": "Exists"}]}]},
+        "takes In or NotIn with exactly one value",
+    ),
+    (
+        {
+            "clusterAffinity": [
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a", "b"]}]}
+            ]
+        },
+        "takes In or NotIn with exactly one value",
+    ),
+    ({"clusterAffinity": [{"matchFields": "a"}]}, "matchFields: expected a list"),
     ({"tolerations": [{"key": "x", "operator": "Maybe"}]}, "spec.tolerations[0].operator"),
     ({"stickyCluster": "yes"}, "spec.stickyCluster"),
     ({"reschedulePolicy": {"rescheduleWhen": {"clusterJoined": 1}}}, "clusterJoined"),

@@ -46,6 +46,10 @@ def events(fed: FakeFederation, kind: str = "Deployment", ns: str | None = NS) -
     return sorted(found, key=lambda e: (e["firstTimestamp"], e["reason"], e["message"]))
 
 
+def _about(event: Any, name: str) -> bool:
+    return bool(event["involvedObject"]["name"].startswith(name))
+
+
 def reasons(fed: FakeFederation, kind: str = "Deployment") -> list[tuple[str, str, str, int]]:
     return [(e["type"], e["reason"], e["message"], e["count"]) for e in events(fed, kind)]
 
@@ -288,14 +292,14 @@ def test_cluster_scoped_objects_have_their_events_in_default(fed: FakeFederation
     body["metadata"]["labels"] = {"kubeadmiral.io/cluster-propagation-policy-name": "all"}
     fed.kube().create("/api/v1/namespaces", body)
     assert run_pass(fed).ok
-    found = events(fed, "Namespace", "default")
+    # (every other host namespace is auto-propagated, and adopted where it exists)
+    found = [e for e in events(fed, "Namespace", "default") if _about(e, "team-a")]
     assert [(e["reason"], e["message"]) for e in found] == [
         ("PlacementChanged", "placed in member-1, member-2")
     ]
     assert "namespace" not in found[0]["involvedObject"]
-    assert [e["metadata"]["namespace"] for e in events(fed, "ClusterFederatedObject", None)] == [
-        "default"
-    ]
+    fos = [e for e in events(fed, "ClusterFederatedObject", None) if _about(e, "team-a-")]
+    assert [e["metadata"]["namespace"] for e in fos] == ["default"]
     steady(fed)
 
 

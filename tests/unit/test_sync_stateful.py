@@ -1,7 +1,9 @@
 """A Hypothesis state machine hunting safety bugs in sync, on a fake federation.
 
 Random sequences of: templates created, edited, deleted, labelled and unlabelled, with
-or without `kubeadmiral.io/orphan: all` (Deployments, ConfigMaps, and a custom
+or without `kubeadmiral.io/orphan: all`; Deployments made to use the ConfigMap of their
+name, which then follows them (policy or not) unless it says
+`kubeadmiral.io/disable-following: "true"` (Deployments, ConfigMaps, and a custom
 `ConfigMap.example.io` federated through a FederatedTypeConfig: same kind and name,
 another API group); PropagationPolicies set (valid: Duplicate/Divide over existing
 clusters, a cluster selector; invalid: only clusters that are not members, maxClusters 0,
@@ -12,7 +14,8 @@ After each step:
 
 - never delete without intent: a managed member copy disappears in a pass only when its
   template was deleted or unlabelled, or a valid policy placed it elsewhere (Divide may
-  move a Deployment's replicas away from a cluster it still allows); under `orphan: all`
+  move a Deployment's replicas away from a cluster it still allows); a follower's, when
+  neither its own policy nor the Deployment it follows places it there; under `orphan: all`
   it is unmarked, never deleted; an invalid or missing policy keeps the previous placement
   (nothing deleted, nothing added); an unreachable member loses nothing; someone else's
   objects are never touched;
@@ -109,6 +112,7 @@ NS = "shop"
 MEMBERS = ("m1", "m2", "m3")
 REGIONS = {"m1": "eu", "m2": "us", "m3": "eu"}
 NAMES = ("a", "b")
+DISABLE_FOLLOWING = "kubeadmiral.io/disable-following"
 POLICY_NAMES = ("p1", "p2")
 
 
@@ -157,6 +161,9 @@ class Governed:
     allowed: frozenset[str]
     divide: bool
     label: str
+    # A ConfigMap following a Deployment that divides replicas: it goes where the
+    # Deployment's replicas went (its FederatedObject's placement), within `allowed`.
+    follows_divided: bool = False
 
 
 def _placement(clusters: list[str], weights: list[int] | None = None) -> list[dict[str, Any]]:
@@ -281,6 +288,8 @@ class FederationMachine(RuleBasedStateMachine):
         self.expired: set[str] = set()  # members whose stored token has expired
         self.due: dict[str, str] = {}  # member -> the token a full pass must renew
         self.data_version = 0
+        # Before the pass being checked: every controller's placements, and ours alone.
+        self.placed_before: tuple[dict[TKey, set[str]], dict[TKey, set[str]]] = ({}, {})
 
     def teardown(self) -> None:
         self.fed.close()
@@ -308,7 +317,33 @@ class FederationMachine(RuleBasedStateMachine):
             return None
         return self.policies.get(label) or "missing"
 
+    def leader_of(self, key: TKey) -> Governed | None:
+        """How the Deployment a ConfigMap follows is governed (the one of its name, when it
+        uses the ConfigMap and the ConfigMap does not opt out), else None."""
+        if key[0] != "cm" or self.template(key) is None:
+            return None
+        annotations = (self.template(key) or {})["metadata"].get("annotations") or {}
+        if annotations.get(DISABLE_FOLLOWING) == "true":
+            return None
+        leader = self.template(("deploy", key[1]))
+        if leader is None or key[1] not in _uses(leader):
+            return None
+        return self.own_governing(("deploy", key[1]))
+
     def governing(self, key: TKey) -> Governed | None:
+        """Its own policy's, and for a follower the union with where it follows."""
+        own = self.own_governing(key)
+        leader = self.leader_of(key)
+        if leader is None:
+            return own
+        if not leader.valid or (own is not None and not own.valid):
+            label = f"{own.label if own else 'none'}, follows {leader.label}"
+            return Governed(False, frozenset(), False, label)
+        allowed = leader.allowed | (own.allowed if own is not None else frozenset())
+        label = f"{own.label if own else 'none'}, follows {leader.label}"
+        return Governed(True, allowed, False, label, follows_divided=leader.divide)
+
+    def own_governing(self, key: TKey) -> Governed | None:
         policy = self.policy_of(key)
         if policy is None:
             return None
@@ -355,8 +390,9 @@ class FederationMachine(RuleBasedStateMachine):
         )
         return found
 
-    def placements(self) -> dict[TKey, set[str]]:
-        """Where each template's FederatedObject places it (every controller's entries)."""
+    def placements(self, controller: str | None = None) -> dict[TKey, set[str]]:
+        """Where each template's FederatedObject places it (every controller's entries, or
+        that controller's)."""
         found: dict[TKey, set[str]] = {}
         for kind in KINDS:
             for name in NAMES:
@@ -364,8 +400,30 @@ class FederationMachine(RuleBasedStateMachine):
                 found[(kind, name)] = {
                     p["cluster"]
                     for entry in ((fo or {}).get("spec") or {}).get("placements") or []
+                    if controller is None or entry.get("controller") == controller
                     for p in entry.get("placement") or []
                 }
+        return found
+
+    def follower_clusters(self, key: TKey) -> set[str] | None:
+        """For a ConfigMap following a Deployment: every cluster this pass may leave it in,
+        its own policy's (kept as it was when invalid) and the Deployment's (likewise)."""
+        leader = self.leader_of(key)
+        if leader is None:
+            return None
+        placed, placed_own = self.placed_before
+        own = self.own_governing(key)
+        found: set[str] = set()
+        if own is not None:
+            found |= own.allowed if own.valid else placed_own.get(key, set())
+        leader_key = ("deploy", key[1])
+        now = self.placements("kubectl-fed").get(leader_key, set())
+        if leader.valid and not leader.divide:
+            found |= leader.allowed
+        elif leader.valid:  # where its replicas went
+            found |= now
+        else:  # kept as it was
+            found |= placed.get(leader_key, set()) | now
         return found
 
     def orphan_modes(self) -> dict[TKey, tuple[str | None, str | None]]:
@@ -409,7 +467,7 @@ class FederationMachine(RuleBasedStateMachine):
                 elif governed.valid:
                     for cluster in set(MEMBERS) - governed.allowed:
                         self.intent.excluded[(key, cluster)].append(self.step)
-                    if governed.divide:
+                    if governed.divide or governed.follows_divided:
                         self.intent.divided[key].append(self.step)
 
     def violation(self, check: str, message: str, keys: tuple[TKey, ...] = ()) -> None:
@@ -439,24 +497,33 @@ class FederationMachine(RuleBasedStateMachine):
     @initialize(
         model=policies().filter(lambda m: m.valid),
         templates=st.lists(
-            st.tuples(st.sampled_from(sorted(KINDS)), st.sampled_from(NAMES), st.integers(0, 4)),
-            max_size=3,
+            st.tuples(
+                st.sampled_from(sorted(KINDS)),
+                st.sampled_from(NAMES),
+                st.integers(0, 4),
+                st.booleans(),
+            ),
+            max_size=4,
             unique_by=lambda t: t[:2],
         ),
     )
-    def start(self, model: PolicyModel, templates: list[tuple[str, str, int]]) -> None:
-        """Start from something federated: a valid p1 and a few templates using it."""
+    def start(self, model: PolicyModel, templates: list[tuple[str, str, int, bool]]) -> None:
+        """Start from something federated: a valid p1 and a few templates using it (or
+        ConfigMaps without a policy, which only a Deployment using them takes along)."""
         self.set_policy("p1", model)
-        for kind, name, replicas in templates:
-            self.create_template(kind, name, "p1", replicas)
+        for kind, name, replicas, bare in templates:
+            self.create_template(kind, name, None if bare and kind == "cm" else "p1", replicas)
 
     @rule(
         kind=st.sampled_from(sorted(KINDS)),
         name=st.sampled_from(NAMES),
         policy=st.sampled_from([None, "p1", "p1", "p2"]),
         replicas=st.integers(0, 4),
+        uses=st.booleans(),
     )
-    def create_template(self, kind: str, name: str, policy: str | None, replicas: int) -> None:
+    def create_template(
+        self, kind: str, name: str, policy: str | None, replicas: int, uses: bool = True
+    ) -> None:
         self.next_step()
         if self.template((kind, name)) is not None:
             return
@@ -464,6 +531,9 @@ class FederationMachine(RuleBasedStateMachine):
         data = {"v": str(self.data_version)}
         if kind == "deploy":
             body = deployment(name, NS, replicas, policy_name=policy, tier="web")
+            if uses:  # its ConfigMap follows it
+                container = body["spec"]["template"]["spec"]["containers"][0]
+                container["envFrom"] = [{"configMapRef": {"name": name}}]
         elif kind == "cm":
             body = configmap(name, NS, data, policy, tier="web")
         else:
@@ -489,11 +559,39 @@ class FederationMachine(RuleBasedStateMachine):
                 patch = {"spec": {"replicas": self.data_version % 5}}
             else:
                 image = f"nginx:1.{value}"
-                container = {"name": "main", "image": image}
+                container: dict[str, Any] = {"name": "main", "image": image}
+                uses = _uses(self.template((kind, name)) or {})
+                if uses:  # the image changes, what it uses does not
+                    container["envFrom"] = [{"configMapRef": {"name": n}} for n in uses]
                 patch = {"spec": {"template": {"spec": {"containers": [container]}}}}
         else:
             patch = {"data": {"v": value}}
         self.host.merge_patch(self.path(kind, name), patch)
+
+    @rule(name=st.sampled_from(NAMES), uses=st.booleans())
+    def use_configmap(self, name: str, uses: bool) -> None:
+        """The Deployment of that name starts or stops using the ConfigMap of its name
+        (envFrom): the ConfigMap follows it, policy or not."""
+        self.next_step()
+        if self.template(("deploy", name)) is None:
+            return
+        container: dict[str, Any] = {"name": "main", "image": f"nginx:1.{self.data_version}"}
+        if uses:
+            container["envFrom"] = [{"configMapRef": {"name": name}}]
+        patch = {"spec": {"template": {"spec": {"containers": [container]}}}}
+        self.host.merge_patch(self.path("deploy", name), patch)
+        self.record_intent()
+
+    @rule(name=st.sampled_from(NAMES), disabled=st.booleans())
+    def disable_following(self, name: str, disabled: bool) -> None:
+        self.next_step()
+        if self.template(("cm", name)) is None:
+            return
+        value = "true" if disabled else None
+        self.host.merge_patch(
+            self.path("cm", name), {"metadata": {"annotations": {DISABLE_FOLLOWING: value}}}
+        )
+        self.record_intent()
 
     @rule(kind=st.sampled_from(sorted(KINDS)), name=st.sampled_from(NAMES))
     def delete_template(self, kind: str, name: str) -> None:
@@ -754,6 +852,7 @@ class FederationMachine(RuleBasedStateMachine):
         self.record_intent()
         orphan = self.orphan_modes()
         placed = self.placements()
+        self.placed_before = (placed, self.placements("kubectl-fed"))
         for cluster in self.clusters():
             cluster.reset_counts()
         aborted = False
@@ -767,6 +866,11 @@ class FederationMachine(RuleBasedStateMachine):
             managed = sum(1 for o in after.values() if _managed(o))
             event(f"copies after a pass: {min(managed, 10)}{'+' if managed >= 10 else ''}")
             event(f"members up at a pass: {len(self.up())}")
+            followed = {n for (_c, k, n), o in after.items() if k == "cm" and _managed(o)}
+            without = [
+                n for n in followed if self.leader_of(("cm", n)) and not self.policy_of(("cm", n))
+            ]
+            event(f"ConfigMaps following without a policy: {len(without)}")
         self.check_pass(before, after, orphan, placed)
         if second:
             self.check_second_pass()
@@ -834,6 +938,9 @@ class FederationMachine(RuleBasedStateMachine):
             )
             if elsewhere and any(s > seen for s in self.intent.divided[key]):
                 continue
+            following = self.follower_clusters(key)
+            if following is not None and cluster not in following:
+                continue  # neither its own policy nor the Deployment it follows is there
             governed = self.governing(key)
             what = f"{copy_key} deleted (policy {governed.label if governed else None})"
             if self.collision(key):
@@ -849,6 +956,8 @@ class FederationMachine(RuleBasedStateMachine):
             if not _managed(obj) or copy_key in managed_before or key in self.tainted:
                 continue
             governed = self.governing(key)
+            if cluster in (self.follower_clusters(key) or ()):
+                continue  # where its own policy or its Deployment goes
             if governed is not None and not governed.valid and cluster not in placed.get(key, ()):
                 self.violation(
                     "invalid-policy-adds",
@@ -1046,6 +1155,10 @@ class FederationMachine(RuleBasedStateMachine):
                     c for (c, k, n), o in objects.items() if (k, n) == key and not _managed(o)
                 }
                 wanted = governed.allowed - blocked
+                if governed.follows_divided:  # where the Deployment's replicas went
+                    own = self.own_governing(key)
+                    leader = self.placements()[("deploy", name)]
+                    wanted = ((own.allowed if own else frozenset()) | leader) - blocked
                 template = self.template(key) or {}
                 if governed.divide and blocked & governed.allowed:
                     fine = where <= wanted  # replicas divided onto a cluster it cannot use
@@ -1064,6 +1177,18 @@ class FederationMachine(RuleBasedStateMachine):
                     if self.collision(key):
                         what += "; a template of that kind and name exists in another API group"
                     self.violation("wrong-placement", what, (key,))
+
+
+def _uses(deployment_: dict[str, Any]) -> list[str]:
+    """The ConfigMaps a Deployment template's containers take their environment from."""
+    containers = (((deployment_.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+        "containers"
+    ) or []
+    return [
+        (source.get("configMapRef") or {}).get("name", "")
+        for container in containers
+        for source in container.get("envFrom") or []
+    ]
 
 
 def _managed(obj: dict[str, Any]) -> bool:
