@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from kubectl_fed.core.objects import Object, field_at
-from kubectl_fed.core.rollout import Verdict, viewer_for
+from kubectl_fed.core.rollout import Verdict, condition_of, count, viewer_for
 
 READY, PROGRESSING, FAILED, UNKNOWN = "Ready", "Progressing", "Failed", "Unknown"
 # Worst first: what an object's health is when its members disagree.
@@ -72,9 +71,9 @@ def _from_rollout(verdict: Verdict, status: Object) -> Health:
         state = FAILED if verdict.reason == "ProgressDeadlineExceeded" else UNKNOWN
         return Health(state, verdict.reason, verdict.detail or verdict.error)
     if verdict.done:
-        available = _condition(status, "Available")
+        available = condition_of(status, "Available")
         return Health(READY, str((available or {}).get("reason") or verdict.reason))
-    failure = _condition(status, "ReplicaFailure")
+    failure = condition_of(status, "ReplicaFailure")
     if failure and failure.get("status") == "True":  # e.g. FailedCreate: over quota
         return Health(
             PROGRESSING, str(failure.get("reason") or ""), str(failure.get("message") or "")
@@ -83,19 +82,19 @@ def _from_rollout(verdict: Verdict, status: Object) -> Health:
 
 
 def _replicaset(copy: Object, status: Object) -> Health:
-    if _int(field_at(copy, "metadata", "generation")) > _int(status.get("observedGeneration")):
+    if count(field_at(copy, "metadata", "generation")) > count(status.get("observedGeneration")):
         return Health(
             PROGRESSING,
             "GenerationNotObserved",
             "the member's controller has not observed the latest spec",
         )
-    failure = _condition(status, "ReplicaFailure")
+    failure = condition_of(status, "ReplicaFailure")
     if failure and failure.get("status") == "True":
         return Health(
             PROGRESSING, str(failure.get("reason") or ""), str(failure.get("message") or "")
         )
     wanted = field_at(copy, "spec", "replicas")
-    available = _int(status.get("availableReplicas"))
+    available = count(status.get("availableReplicas"))
     if isinstance(wanted, int) and available < wanted:
         return Health(
             PROGRESSING, "ReplicasUnavailable", f"{available} of {wanted} replicas are available"
@@ -105,13 +104,13 @@ def _replicaset(copy: Object, status: Object) -> Health:
 
 def _job(_copy: Object, status: Object) -> Health:
     for type_, state in (("Failed", FAILED), ("Complete", READY)):
-        found = _condition(status, type_)
+        found = condition_of(status, type_)
         if found and found.get("status") == "True":
             return Health(state, str(found.get("reason") or type_), str(found.get("message") or ""))
-    suspended = _condition(status, "Suspended")
+    suspended = condition_of(status, "Suspended")
     if suspended and suspended.get("status") == "True":
         return Health(PROGRESSING, "Suspended", str(suspended.get("message") or ""))
-    counts = ", ".join(f"{_int(status.get(k))} {k}" for k in ("active", "succeeded", "failed"))
+    counts = ", ".join(f"{count(status.get(k))} {k}" for k in ("active", "succeeded", "failed"))
     return Health(PROGRESSING, "Running" if status.get("startTime") else "NotStarted", counts)
 
 
@@ -125,12 +124,12 @@ def _pod(_copy: Object, status: Object) -> Health:
     if phase == "Unknown":
         return unknown(str(status.get("reason") or "Unknown"), message)
     waiting = _waiting_container(status)
-    ready = _condition(status, "Ready")
+    ready = condition_of(status, "Ready")
     if phase == "Running" and ready and ready.get("status") == "True":
         return Health(READY, "Running")
     if waiting:
         return Health(PROGRESSING, waiting[0], waiting[1])
-    unschedulable = _condition(status, "PodScheduled")
+    unschedulable = condition_of(status, "PodScheduled")
     if unschedulable and unschedulable.get("status") == "False":
         return Health(
             PROGRESSING,
@@ -191,14 +190,3 @@ def _waiting_container(status: Object) -> tuple[str, str] | None:
             if reason and reason != "ContainerCreating":
                 return str(reason), str(waiting.get("message") or "")
     return None
-
-
-def _condition(status: Object, type_: str) -> Object | None:
-    for found in status.get("conditions") or []:
-        if isinstance(found, dict) and found.get("type") == type_:
-            return found
-    return None
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0

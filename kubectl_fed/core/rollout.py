@@ -36,15 +36,15 @@ Viewer = Callable[[Object], Verdict]
 
 def deployment(obj: Object) -> Verdict:
     name, spec, status = _parts(obj)
-    if _int(field_at(obj, "metadata", "generation")) > _int(status.get("observedGeneration")):
+    if count(field_at(obj, "metadata", "generation")) > count(status.get("observedGeneration")):
         return _not_observed("deployment")
-    progressing = _condition(status, "Progressing")
+    progressing = condition_of(status, "Progressing")
     if progressing and progressing.get("reason") == TIMED_OUT:
         error = f'deployment "{name}" exceeded its progress deadline'
         return Verdict(False, "", TIMED_OUT, str(progressing.get("message") or error), error)
     wanted = spec.get("replicas")
-    updated, replicas = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
-    available = _int(status.get("availableReplicas"))
+    updated, replicas = count(status.get("updatedReplicas")), count(status.get("replicas"))
+    available = count(status.get("availableReplicas"))
     waiting = f'Waiting for deployment "{name}" rollout to finish: '
     if isinstance(wanted, int) and updated < wanted:
         detail = f"{updated} out of {wanted} new replicas have been updated"
@@ -63,12 +63,12 @@ def daemonset(obj: Object) -> Verdict:
     strategy = _strategy_error(spec)
     if strategy:
         return Verdict(True, "", "UnsupportedStrategy", strategy, strategy)
-    if _int(field_at(obj, "metadata", "generation")) > _int(status.get("observedGeneration")):
+    if count(field_at(obj, "metadata", "generation")) > count(status.get("observedGeneration")):
         return _not_observed("daemon set")
-    desired = _int(status.get("desiredNumberScheduled"))
+    desired = count(status.get("desiredNumberScheduled"))
     updated, available = (
-        _int(status.get("updatedNumberScheduled")),
-        _int(status.get("numberAvailable")),
+        count(status.get("updatedNumberScheduled")),
+        count(status.get("numberAvailable")),
     )
     waiting = f'Waiting for daemon set "{name}" rollout to finish: '
     if updated < desired:
@@ -85,11 +85,11 @@ def statefulset(obj: Object) -> Verdict:
     strategy = _strategy_error(spec)
     if strategy:
         return Verdict(True, "", "UnsupportedStrategy", strategy, strategy)
-    observed = _int(status.get("observedGeneration"))
-    if observed == 0 or _int(field_at(obj, "metadata", "generation")) > observed:
+    observed = count(status.get("observedGeneration"))
+    if observed == 0 or count(field_at(obj, "metadata", "generation")) > observed:
         return _not_observed("statefulset")
-    wanted, ready = spec.get("replicas"), _int(status.get("readyReplicas"))
-    updated = _int(status.get("updatedReplicas"))
+    wanted, ready = spec.get("replicas"), count(status.get("readyReplicas"))
+    updated = count(status.get("updatedReplicas"))
     if isinstance(wanted, int) and ready < wanted:
         detail = f"{wanted - ready} pods not ready"
         return Verdict(
@@ -112,7 +112,7 @@ def statefulset(obj: Object) -> Verdict:
             f"at revision {revision}..."
         )
         return Verdict(False, message, "RevisionUpdating", detail)
-    pods = _int(status.get("currentReplicas"))
+    pods = count(status.get("currentReplicas"))
     message = f"statefulset rolling update complete {pods} pods at revision {current}..."
     return Verdict(True, message, "RolledOut")
 
@@ -167,14 +167,16 @@ def _parts(obj: Object) -> tuple[str, Object, Object]:
     )
 
 
-def _condition(status: Object, type_: str) -> Object | None:
+def condition_of(status: Object, type_: str) -> Object | None:
+    """The status condition of that type, if any (malformed entries skipped)."""
     for found in status.get("conditions") or []:
         if isinstance(found, dict) and found.get("type") == type_:
             return found
     return None
 
 
-def _int(value: Any) -> int:
+def count(value: Any) -> int:
+    """A status count as the member wrote it, 0 when absent or not an integer."""
     return value if isinstance(value, int) else 0
 
 
