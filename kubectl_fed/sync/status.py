@@ -54,7 +54,7 @@ def _write_fo_status(host: Host, plan: Plan) -> None:
     }
     if not plan.scheduling.kept:
         status["scheduling"] = plan.scheduling.to_status()
-    elif old.get("scheduling"):
+    elif old.get("scheduling") and not _no_own_decision(plan):
         status["scheduling"] = old["scheduling"]
     patch = merge_patch(old, status)
     if patch:
@@ -127,3 +127,10 @@ def _cluster_entry(cluster: str, result: ClusterResult) -> dict[str, Any]:
     if result.message and result.status != ClusterStatus.OK:
         entry["message"] = result.message[:300]
     return entry
+
+
+def _no_own_decision(plan: Plan) -> bool:
+    """A follower without a policy of its own, or a namespace going everywhere: no
+    scheduling decision is its own, so none recorded before may stay (a pass would trust
+    it, e.g. as the placement to keep when a policy label then names a missing policy)."""
+    return plan.native is not None and (plan.native.follower or plan.native.auto_namespace)

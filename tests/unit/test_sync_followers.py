@@ -400,3 +400,38 @@ def test_nothing_in_the_fed_namespace_follows(fed: FakeFederation) -> None:
     fed.reconciler().run_pass(only={key, ObjectKey("apps", "Deployment", fed_ns, "agent")})
     for member in fed.members.values():
         assert member.get("secrets", "member-1-credentials", fed_ns) is None
+
+
+def test_a_follower_that_lost_its_policy_records_no_stale_decision(fed: FakeFederation) -> None:
+    """Found by the state machine's soak: a ConfigMap placed by its own policy, then left
+    to follow its workload only, then labelled with a policy that does not exist. Its
+    FederatedObject placed nowhere by its own policy (the follower entry places it) while
+    the scheduling record still said every cluster: the record a pass trusts must be the
+    placement it recorded."""
+    settings = bare("ConfigMap", "settings")
+    settings["metadata"]["labels"] = {PROPAGATION_POLICY_LABEL: BOTH}
+    create(fed, settings, workload("web", BOTH))
+    run_pass(fed)
+    path = fed.host_cluster.path("configmaps", NS, "settings")
+    fed.kube().merge_patch(path, {"metadata": {"labels": {PROPAGATION_POLICY_LABEL: None}}})
+    run_pass(fed)
+    run_pass(fed)
+    fed.kube().merge_patch(path, {"metadata": {"labels": {PROPAGATION_POLICY_LABEL: "nosuch"}}})
+    run_pass(fed)
+    fo = next(
+        o
+        for o in fed.host_cluster.objects(FOS, NS)
+        if o["spec"]["template"]["metadata"]["name"] == "settings"
+    )
+    ours = next(
+        (
+            sorted(p["cluster"] for p in entry.get("placement") or [])
+            for entry in fo["spec"].get("placements") or []
+            if entry.get("controller") == "kubectl-fed"
+        ),
+        None,
+    )
+    decided = ((fo.get("status") or {}).get("scheduling") or {}).get("clusters")
+    assert ours is None or decided is None or sorted(decided) == ours, (ours, decided)
+    for member in fed.members.values():  # it still follows its workload: nothing deleted
+        assert member.get("configmaps", "settings", NS) is not None
