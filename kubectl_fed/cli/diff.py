@@ -10,6 +10,7 @@ import click
 from kubectl_fed.cli.completion import complete_members
 from kubectl_fed.cli.help import FedCommand
 from kubectl_fed.cli.settings import (
+    bool_option,
     host_options,
     members_named,
     namespace_options,
@@ -45,16 +46,10 @@ EXIT_DIFFERENCES, EXIT_ERROR = 1, 2
     help="Only these members (repeatable).",
 )
 @output_options("unified", "json", "table")
-@click.option(
+@bool_option(
     "--server-side",
     "server_side",
-    type=click.BOOL,
-    is_flag=False,
-    flag_value=True,
-    default=True,
-    show_default=True,
-    metavar="[=true|false]",
-    help="Compare through a server-side dry-run apply (exact); "
+    help_text="Compare through a server-side dry-run apply (exact); "
     "--server-side=false compares locally (fast).",
 )
 def diff(

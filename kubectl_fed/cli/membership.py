@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from kubectl_fed.cli.completion import complete_member_contexts, complete_members
 from kubectl_fed.cli.help import FedCommand
-from kubectl_fed.cli.settings import dry_run_option, host_options, output_options, settings
+from kubectl_fed.cli.settings import (
+    F,
+    dry_run_option,
+    host_options,
+    output_options,
+    settings,
+)
 from kubectl_fed.cli.terminal import echo
 from kubectl_fed.errors import FedError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _parsed(parse: Any, text: str | None, flag: str) -> Any:

@@ -7,6 +7,7 @@ import click
 from kubectl_fed.cli.completion import complete_references
 from kubectl_fed.cli.help import FedSubGroup
 from kubectl_fed.cli.settings import (
+    bool_option,
     host_options,
     namespace_option,
     parse_reference,
@@ -52,16 +53,8 @@ def rollout() -> None:
     metavar="DURATION",
     help="How long to wait before giving up, e.g. 30s, 2m; 0 waits for ever.",
 )
-@click.option(
-    "-w",
-    "--watch",
-    type=click.BOOL,
-    is_flag=False,
-    flag_value=True,
-    default=True,
-    show_default=True,
-    metavar="[=true|false]",
-    help="Watch until the rollout is done; --watch=false looks once.",
+@bool_option(
+    "-w", "--watch", help_text="Watch until the rollout is done; --watch=false looks once."
 )
 def status(references: tuple[str, ...], namespace: str | None, timeout: str, watch: bool) -> None:
     """Show the rollout status of a federated workload, in every member.

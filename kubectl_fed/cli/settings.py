@@ -429,6 +429,20 @@ def dry_run_option(function: F) -> F:
     )(function)
 
 
+def bool_option(*names: str, help_text: str) -> Callable[[F], F]:
+    """A kubectl-style boolean flag, true by default: `--x`, `--x=true`, `--x=false`."""
+    return click.option(
+        *names,
+        type=click.BOOL,
+        is_flag=False,
+        flag_value=True,
+        default=True,
+        show_default=True,
+        metavar="[=true|false]",
+        help=help_text,
+    )
+
+
 def namespace_option(function: F) -> F:
     """-n/--namespace; without it, the context's namespace (see Settings.namespace_for)."""
     return click.option(
